@@ -1,0 +1,52 @@
+# phdl — one command per job. From a fresh clone: `make book` (or `make test`).
+# Everything runs inside .venv, created on first use; later runs reuse it (stamp file).
+
+PYTHON ?= python3
+PROFILE ?= quick
+TORCH_VERSION := 2.13.0
+# Extra pip arguments for the torch install, e.g. an --index-url serving CPU-only wheels.
+TORCH_PIP_ARGS ?=
+
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: venv test lint book book-tiny book-quick book-full bench clean
+
+venv: $(STAMP)
+
+# torch goes in first, on its own, so that the package install never picks another build of it.
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install "torch==$(TORCH_VERSION)" $(TORCH_PIP_ARGS)
+	$(PY) -m pip install -e '.[dev]'
+	@touch $(STAMP)
+
+# pytest exits non-zero on failures and with 5 when it collects no tests; both fail here.
+test: venv
+	$(PY) -m pytest -q
+
+lint: venv
+	$(VENV)/bin/ruff check phdl tests benchmarks
+
+book: venv
+	$(VENV)/bin/phdl book --profile $(PROFILE)
+
+book-tiny:
+	$(MAKE) book PROFILE=tiny
+
+book-quick:
+	$(MAKE) book PROFILE=quick
+
+book-full:
+	$(MAKE) book PROFILE=full
+
+bench: venv
+	@set -e; found=0; for f in benchmarks/*.py; do \
+		[ -e "$$f" ] || continue; found=1; \
+		echo "== $$f"; $(PY) "$$f"; \
+	done; [ $$found = 1 ] || echo "no benchmark scripts in benchmarks/"
+
+clean:
+	rm -rf _build runs benchmarks/out
+	rm -f book/[0-9][0-9]_*.ipynb book/.*.part.ipynb

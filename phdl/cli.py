@@ -1,0 +1,118 @@
+"""Command line: ``phdl grid | book`` (train / fit / catalog are added to :data:`COMMANDS`).
+
+Every subcommand is a pair in :data:`COMMANDS`: a function adding its arguments to an argparse
+subparser, and a handler ``(args) -> int``. Errors from the library (ValueError,
+FileNotFoundError, PermissionError) are printed as one line ``phdl: error: <message>`` on
+stderr with exit status 2, like argparse's own usage errors; an interrupt exits 130 and leaves
+resumable work in place.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from phdl import __version__
+
+
+def _synthesizer() -> Any:
+    """The engine used by ``phdl grid`` (a function so that tests can replace it)."""
+    from phdl.synth import Synthesizer
+
+    return Synthesizer()
+
+
+# ---------------------------------------------------------------- phdl grid
+def _grid_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--n", type=int, required=True, help="number of spectra to synthesize")
+    p.add_argument("--seed", type=int, default=0, help="random seed of the labels (default 0)")
+    p.add_argument("--out", type=Path, required=True, help="output HDF5 grid file")
+    p.add_argument(
+        "--chunk-size",
+        type=int,
+        default=16,
+        help="spectra per chunk; the file is flushed after each (default 16)",
+    )
+    p.add_argument("--no-gradients", action="store_true", help="do not store gradient spectra")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _grid(args: argparse.Namespace) -> int:
+    from phdl import grid
+
+    if args.n <= 0:
+        raise ValueError(f"--n must be a positive number of spectra, got {args.n}")
+    if args.seed < 0:
+        raise ValueError(f"--seed must be a non-negative integer, got {args.seed}")
+    if args.chunk_size <= 0:
+        raise ValueError(f"--chunk-size must be positive, got {args.chunk_size}")
+    grid.check_writable(args.out)  # before building the engine or synthesizing anything
+    out = grid.make_grid(
+        args.n,
+        args.seed,
+        args.out,
+        synthesizer=_synthesizer(),
+        chunk_size=args.chunk_size,
+        with_gradients=not args.no_gradients,
+        progress=not args.quiet,
+    )
+    print(out)
+    return 0
+
+
+# ---------------------------------------------------------------- phdl book
+def _book_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--profile", default="quick", help="parameter profile: tiny, quick (default) or full"
+    )
+
+
+def _book(args: argparse.Namespace) -> int:
+    from phdl.runner import build_book
+
+    print(build_book(args.profile))
+    return 0
+
+
+#: subcommand -> (help, add_arguments, handler)
+COMMANDS: dict[
+    str, tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]
+] = {
+    "grid": ("synthesize a training grid (resumable)", _grid_args, _grid),
+    "book": ("execute the notebooks and build the book", _book_args, _book),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``phdl`` argument parser with one subparser per entry of :data:`COMMANDS`."""
+    parser = argparse.ArgumentParser(
+        prog="phdl", description="PhDLspec companion: grid, train, fit, catalog, book"
+    )
+    parser.add_argument("--version", action="version", version=f"phdl {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (help_, add_args, handler) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_, description=help_)
+        add_args(p)
+        p.set_defaults(handler=handler)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run ``phdl`` with ``argv`` (default: sys.argv[1:]); return the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.handler(args))
+    except (ValueError, FileNotFoundError, PermissionError) as exc:
+        message = " ".join(str(exc).split()) or type(exc).__name__
+        print(f"phdl: error: {message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("phdl: interrupted; rerun the same command to resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

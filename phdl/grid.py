@@ -1,0 +1,443 @@
+"""The training grid: sample labels, run the engine, write / read / validate the grid file.
+
+Grid file contract (HDF5, see DESIGN.md):
+
+- ``wavelength`` (n_pix,) float64, vacuum Å, strictly increasing;
+- ``labels`` (n_spec, 34) float64, physical units, columns in the order of ``label_names``;
+- ``flux`` (n_spec, n_pix) float64, normalized flux;
+- ``gradients`` (n_spec, 34, n_pix) float32, ∂flux/∂label per physical unit (optional);
+- ``done`` (n_spec,) bool, the rows already synthesized (optional; absent means complete);
+- attributes ``label_names``, ``source``, ``resolution``, ``normalization`` and, for grids made
+  here, ``seed``, ``n_spectra``, ``with_gradients``, ``physics_hash``, ``phdl_version``.
+
+Gradients are stored as float32 (half the disk of float64: 3.2 GB instead of 6.4 GB at the
+paper's scale); the emulator trains in float32 anyway. Flux keeps the engine's float64.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from phdl import __version__
+from phdl.labels import LABELS, N_LABELS, RANGES, index, validate
+
+#: Rows drawn per independent random block; makes sample_labels(k, s) a prefix of (n, s).
+_BLOCK = 256
+#: Branch fractions of the sampled grid: main sequence, subgiant branch, red giant branch.
+BRANCH_FRACTIONS: tuple[float, float, float] = (0.45, 0.20, 0.35)
+_REQUIRED = ("wavelength", "labels", "flux")
+
+
+def _positive_int(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def _seed(seed: Any) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    return int(seed)
+
+
+def _sample_block(rng: np.random.Generator, m: int) -> np.ndarray:
+    """``m`` rows of physical labels from one generator (see :func:`sample_labels`)."""
+    out = np.empty((m, N_LABELS))
+    for j, name in enumerate(LABELS):
+        out[:, j] = rng.uniform(*RANGES[name], size=m)
+    feh = np.round(rng.integers(-40, 6, size=m) * 0.1, 1)
+    branch = rng.choice(3, size=m, p=BRANCH_FRACTIONS)
+    u = rng.uniform(size=m)
+    t_to = rng.uniform(5500.0, 6500.0, size=m) - 150.0 * feh
+    # main sequence: Teff uniform, logg linear from 4.9 (3800 K) to 4.0 (8000 K)
+    t_ms = 3800.0 + 4200.0 * u
+    g_ms = 4.9 - 0.9 * u
+    # subgiant branch: from the turn-off (logg 4.1) towards 5000 K (logg 3.8)
+    t_sgb = t_to - (t_to - 5000.0) * u
+    g_sgb = 4.1 - 0.3 * u
+    # red giant branch: logg uniform in [0.5, 3.5], Teff from 3900 K (tip) to 5100 K (base),
+    # hotter by 150 K per dex below solar metallicity
+    g_rgb = 0.5 + 3.0 * u
+    t_rgb = 3900.0 + 400.0 * (g_rgb - 0.5) - 150.0 * feh
+    teff = np.choose(branch, [t_ms, t_sgb, t_rgb]) + rng.normal(0.0, 60.0, size=m)
+    logg = np.choose(branch, [g_ms, g_sgb, g_rgb]) + rng.normal(0.0, 0.15, size=m)
+    out[:, index("Teff")] = np.clip(teff, *RANGES["Teff"])
+    out[:, index("logg")] = np.clip(logg, *RANGES["logg"])
+    out[:, index("[Fe/H]")] = feh
+    return out
+
+
+def sample_labels(n: int, seed: int) -> np.ndarray:
+    """Draw ``n`` physical label vectors (n, 34) for the training grid, as in Section 3.1.
+
+    The paper samples Teff and logg from MIST isochrones; we use an analytic stand-in of three
+    loci with branch fractions :data:`BRANCH_FRACTIONS` (0.45 / 0.20 / 0.35), a parameter
+    ``u ~ U(0, 1)`` along each locus and Gaussian scatter of 60 K in Teff and 0.15 dex in logg:
+
+    - main sequence: Teff = 3800 + 4200 u K, logg = 4.9 - 0.9 u dex;
+    - subgiant branch: from the turn-off T_TO ~ U(5500, 6500) K - 150 K·[Fe/H] at logg 4.1
+      towards 5000 K at logg 3.8: Teff = T_TO - (T_TO - 5000) u, logg = 4.1 - 0.3 u;
+    - red giant branch: logg = 0.5 + 3 u, Teff = 3900 + 400 (logg - 0.5) - 150·[Fe/H] K
+      (3900 K at the tip, 5100 K at the base for solar metallicity; metal-poor giants hotter).
+
+    Teff and logg are then clipped into :data:`phdl.labels.RANGES`. [Fe/H] is uniform on the
+    46 values -4.0, -3.9, ..., 0.5 dex (the paper: "uniformly sampled at intervals of 0.1 dex");
+    vmic and every [X/Fe] are uniform in their ranges (Table 1).
+
+    Deterministic in ``(n, seed)``; rows are drawn in blocks of 256 with independent generators
+    ``default_rng([seed, block])``, so ``sample_labels(k, s)`` equals the first k rows of
+    ``sample_labels(n, s)`` for every k <= n.
+    """
+    n, seed = _positive_int(n, "n"), _seed(seed)
+    n_blocks = -(-n // _BLOCK)
+    blocks = [_sample_block(np.random.default_rng([seed, b]), _BLOCK) for b in range(n_blocks)]
+    return np.concatenate(blocks)[:n]
+
+
+def partial_path(path: str | os.PathLike[str]) -> Path:
+    """The temporary file ``<path>.partial`` a grid is written to before being renamed."""
+    path = Path(path)
+    return path.with_name(path.name + ".partial")
+
+
+def check_writable(path: str | os.PathLike[str]) -> Path:
+    """Make sure a grid can be written at ``path`` (creating its directory); ValueError if not."""
+    path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"output path {path} is a directory; give a file name such as grid.h5")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ValueError(f"cannot create directory {path.parent} for {path}: {exc}") from None
+    if not os.access(path.parent, os.W_OK | os.X_OK):
+        raise PermissionError(f"directory {path.parent} is not writable; cannot write {path}")
+    return path
+
+
+def _default_synthesizer(physics: Any = None) -> Any:
+    from phdl.synth import Synthesizer  # lazy: the engine is heavy
+
+    return Synthesizer(physics=physics)
+
+
+def _attr(value: Any) -> Any:
+    """An HDF5 attribute as a plain Python value."""
+    if isinstance(value, bytes):
+        return value.decode()
+    if isinstance(value, np.ndarray):
+        return [_attr(v) for v in value.tolist()]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _expected_attrs(seed: int, n: int, with_gradients: bool, desc: dict) -> dict[str, Any]:
+    return {
+        "seed": seed,
+        "n_spectra": n,
+        "label_names": list(LABELS),
+        "physics_hash": str(desc.get("physics_hash", "")),
+        "with_gradients": bool(with_gradients),
+    }
+
+
+def _check_same(f: h5py.File, file: Path, expected: dict, labels: np.ndarray, wl: np.ndarray):
+    """ValueError naming the first attribute of ``f`` that differs from the request."""
+    hint = f"delete {file} to start over, or choose another output path"
+    for key, want in expected.items():
+        have = _attr(f.attrs.get(key))
+        if have != want:
+            raise ValueError(f"{file} was made with {key}={have!r}, requested {want!r}; {hint}")
+    for key, want in (("wavelength", wl), ("labels", labels)):
+        if key not in f or f[key].shape != want.shape or not np.array_equal(f[key][()], want):
+            raise ValueError(f"{file} has a different {key} dataset than requested; {hint}")
+
+
+def _create(file: Path, labels: np.ndarray, wl: np.ndarray, attrs: dict, desc: dict) -> None:
+    n, n_pix = len(labels), len(wl)
+    with h5py.File(file, "w") as f:
+        f.create_dataset("wavelength", data=wl)
+        f.create_dataset("labels", data=labels)
+        f.create_dataset("flux", shape=(n, n_pix), dtype="f8")
+        if attrs["with_gradients"]:
+            f.create_dataset("gradients", shape=(n, N_LABELS, n_pix), dtype="f4")
+        f.create_dataset("done", data=np.zeros(n, dtype=bool))
+        for key, value in desc.items():  # engine description: str / float attributes
+            ok = isinstance(value, (str, int, float, bool, np.generic))
+            f.attrs[key] = value if ok else str(value)
+        f.attrs.update(attrs)
+        f.attrs.setdefault("source", "phdl.synth")
+        f.attrs["phdl_version"] = __version__
+
+
+def _synthesize(syn: Any, labels: np.ndarray, n_pix: int, with_gradients: bool, first: int):
+    """Run the engine on one chunk and check what it returns (shape, finiteness)."""
+    out = syn(labels, with_gradients=True) if with_gradients else (syn(labels), None)
+    flux, grads = np.asarray(out[0], dtype=np.float64), out[1]
+    if flux.shape != (len(labels), n_pix):
+        raise ValueError(
+            f"synthesizer returned flux of shape {flux.shape}, expected {(len(labels), n_pix)}"
+        )
+    checks = [("flux", flux)]
+    if with_gradients:
+        grads = np.asarray(grads, dtype=np.float64)
+        if grads.shape != (len(labels), N_LABELS, n_pix):
+            raise ValueError(
+                f"synthesizer returned gradients of shape {grads.shape}, "
+                f"expected {(len(labels), N_LABELS, n_pix)}"
+            )
+        checks.append(("gradients", grads))
+    for name, arr in checks:
+        bad = ~np.isfinite(arr.reshape(len(labels), -1)).all(axis=1)
+        if bad.any():
+            k = int(np.argmax(bad))
+            raise ValueError(
+                f"synthesizer returned non-finite {name} for grid row {first + k} "
+                f"(Teff={labels[k, 0]:g}, logg={labels[k, 1]:g}, "
+                f"[Fe/H]={labels[k, 3]:g})"
+            )
+    return flux, grads
+
+
+def make_grid(
+    n: int,
+    seed: int,
+    path: str | os.PathLike[str],
+    *,
+    synthesizer: Any = None,
+    physics: Any = None,
+    chunk_size: int = 16,
+    with_gradients: bool = True,
+    progress: bool = True,
+    labels: np.ndarray | None = None,
+) -> Path:
+    """Synthesize ``n`` spectra at :func:`sample_labels` ``(n, seed)`` and write the grid file.
+
+    The file is written to ``<path>.partial``, flushed after every chunk of ``chunk_size``
+    spectra with their rows marked in ``done``, and renamed to ``path`` when complete. An
+    interrupted run is resumed by calling again with the same arguments: finished rows are kept.
+    If ``path`` already holds a complete grid of the same request it is returned at once (cache).
+    A leftover file of a different request (seed, n, labels, physics...) raises ValueError.
+
+    ``synthesizer`` is any object with the :class:`phdl.synth.Synthesizer` interface (default:
+    ``Synthesizer(physics)``); ``labels`` (n, 34, physical) replaces the sampled labels.
+    """
+    n, seed = _positive_int(n, "n"), _seed(seed)
+    chunk_size = _positive_int(chunk_size, "chunk_size")
+    path = check_writable(path)
+    partial = partial_path(path)
+    if labels is None:
+        labels = sample_labels(n, seed)
+    else:
+        labels = validate(labels)
+        if len(labels) != n:
+            raise ValueError(f"labels has {len(labels)} rows but n={n}")
+    if synthesizer is not None and physics is not None:
+        raise ValueError("give either synthesizer or physics, not both")
+    syn = synthesizer if synthesizer is not None else _default_synthesizer(physics)
+    desc = dict(syn.describe())
+    wl = np.asarray(syn.wavelength, dtype=np.float64)
+    expected = _expected_attrs(seed, n, with_gradients, desc)
+
+    if path.exists():  # cache hit, or a conflict
+        with _open(path) as f:
+            _check_same(f, path, expected, labels, wl)
+        read_grid(path, gradients=False)  # complete and valid, else a clear error
+        return path
+    if partial.exists():
+        try:
+            f = h5py.File(partial, "r")
+        except OSError as exc:
+            if "lock" in str(exc):
+                raise ValueError(f"{partial} is in use by another process: {exc}") from None
+            msg = f"{partial} is unreadable (killed mid-write?); starting over"
+            warnings.warn(msg, stacklevel=2)
+            partial.unlink()
+        else:
+            with f:
+                _check_same(f, partial, expected, labels, wl)
+    if not partial.exists():
+        _create(partial, labels, wl, expected, desc)
+
+    from tqdm import tqdm  # plain bar: widget bars do not survive papermill execution
+
+    with h5py.File(partial, "r+") as f:
+        todo = np.flatnonzero(~f["done"][()])
+        bar = tqdm(total=n, initial=n - len(todo), desc="grid", unit="spec", disable=not progress)
+        with bar:
+            for start in range(0, len(todo), chunk_size):
+                rows = todo[start : start + chunk_size]
+                sel = slice(rows[0], rows[-1] + 1) if rows[-1] - rows[0] + 1 == len(rows) else rows
+                flux, grads = _synthesize(syn, labels[rows], len(wl), with_gradients, int(rows[0]))
+                f["flux"][sel] = flux
+                if with_gradients:
+                    f["gradients"][sel] = grads.astype(np.float32)
+                f.flush()
+                f["done"][sel] = True
+                f.flush()
+                bar.update(len(rows))
+    os.replace(partial, path)
+    return path
+
+
+@dataclass
+class Grid:
+    """A grid file in memory: wavelength (Å), labels (physical), flux, gradients (or None)."""
+
+    wavelength: np.ndarray
+    labels: np.ndarray
+    flux: np.ndarray
+    gradients: np.ndarray | None
+    label_names: tuple[str, ...]
+    attrs: dict[str, Any] = field(default_factory=dict)
+    path: Path | None = None
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+def _open(path: Path) -> h5py.File:
+    if not path.exists():
+        hint = ""
+        if partial_path(path).exists():
+            hint = (
+                f"; only the incomplete {partial_path(path)} exists: rerun make_grid / "
+                "phdl grid with the same arguments to resume it"
+            )
+        raise FileNotFoundError(f"grid file {path} not found{hint}")
+    if not h5py.is_hdf5(path):
+        raise ValueError(f"{path} is not an HDF5 file (truncated or wrong format?)")
+    try:
+        return h5py.File(path, "r")
+    except OSError as exc:
+        raise ValueError(f"{path} cannot be read as HDF5: {exc}") from None
+
+
+def _first_bad_row(ds: h5py.Dataset, step: int = 256) -> int | None:
+    """Index of the first row of ``ds`` with a non-finite value, or None (read in slabs)."""
+    for i in range(0, ds.shape[0], step):
+        block = ds[i : i + step].reshape(min(step, ds.shape[0] - i), -1)
+        bad = ~np.isfinite(block).all(axis=1)
+        if bad.any():
+            return i + int(np.argmax(bad))
+    return None
+
+
+def _check_names(names: list[str], path: Path) -> None:
+    if names == list(LABELS):
+        return
+    missing = [x for x in LABELS if x not in names]
+    extra = [x for x in names if x not in LABELS]
+    if missing or extra:
+        why = f"missing {missing}, unexpected {extra}"
+    else:
+        k = next(i for i, (a, b) in enumerate(zip(names, LABELS, strict=True)) if a != b)
+        why = f"same labels in another order (position {k}: {names[k]!r}, expected {LABELS[k]!r})"
+    raise ValueError(f"{path}: label_names differ from phdl.labels.LABELS: {why}")
+
+
+def read_grid(path: str | os.PathLike[str], *, gradients: bool = True) -> Grid:
+    """Read and validate a grid file; errors name the file and the field that is wrong.
+
+    ``gradients=False`` skips loading the (large) gradient dataset; ``Grid.gradients`` is then
+    None, as it is for a file without one.
+    """
+    path = Path(path)
+    with _open(path) as f:
+        for key in _REQUIRED:
+            if key not in f or not isinstance(f[key], h5py.Dataset):
+                raise ValueError(f"{path}: missing dataset {key!r} (required: {_REQUIRED})")
+        attrs = {key: _attr(value) for key, value in f.attrs.items()}
+        if "label_names" not in attrs:
+            raise ValueError(f"{path}: missing attribute 'label_names'")
+        names = [str(x) for x in np.atleast_1d(attrs["label_names"])]
+        _check_names(names, path)
+        if "done" in f and not np.all(f["done"][()]):
+            n_done = int(np.sum(f["done"][()]))
+            raise ValueError(
+                f"{path} is incomplete ({n_done} of {f['done'].shape[0]} spectra "
+                "done); rerun make_grid / phdl grid with the same arguments to resume"
+            )
+        wl_ds, lab_ds, flux_ds = f["wavelength"], f["labels"], f["flux"]
+        grad_ds = f["gradients"] if "gradients" in f else None
+        for key, ds in (
+            ("wavelength", wl_ds),
+            ("labels", lab_ds),
+            ("flux", flux_ds),
+            ("gradients", grad_ds),
+        ):
+            if ds is not None and not np.issubdtype(ds.dtype, np.floating):
+                raise ValueError(f"{path}: dataset {key!r} has dtype {ds.dtype}, expected float")
+        if wl_ds.ndim != 1:
+            raise ValueError(f"{path}: wavelength has shape {wl_ds.shape}, expected (n_pix,)")
+        n_pix = wl_ds.shape[0]
+        if lab_ds.ndim != 2 or lab_ds.shape[1] != len(names):
+            raise ValueError(
+                f"{path}: labels has shape {lab_ds.shape}, "
+                f"expected (n_spec, {len(names)}) for {len(names)} label_names"
+            )
+        n_spec = lab_ds.shape[0]
+        if n_spec == 0 or n_pix == 0:
+            raise ValueError(f"{path}: empty grid ({n_spec} spectra, {n_pix} pixels)")
+        if flux_ds.shape != (n_spec, n_pix):
+            raise ValueError(
+                f"{path}: flux has shape {flux_ds.shape} but labels has {n_spec} "
+                f"rows and wavelength {n_pix} pixels: expected {(n_spec, n_pix)}"
+            )
+        if grad_ds is not None and grad_ds.shape != (n_spec, len(names), n_pix):
+            raise ValueError(
+                f"{path}: gradients has shape {grad_ds.shape}, "
+                f"expected {(n_spec, len(names), n_pix)} from labels and wavelength"
+            )
+        checks = [("wavelength", wl_ds), ("labels", lab_ds), ("flux", flux_ds)]
+        if gradients and grad_ds is not None:
+            checks.append(("gradients", grad_ds))
+        for key, ds in checks:
+            row = _first_bad_row(ds) if ds.ndim > 1 else _first_bad_row(ds, step=ds.shape[0])
+            if row is not None:
+                raise ValueError(
+                    f"{path}: dataset {key!r} has non-finite values (first at row {row})"
+                )
+        wl = wl_ds[()].astype(np.float64)
+        if np.any(np.diff(wl) <= 0) or wl[0] <= 0:
+            raise ValueError(f"{path}: wavelength must be positive and strictly increasing (Å)")
+        return Grid(
+            wavelength=wl,
+            labels=lab_ds[()].astype(np.float64),
+            flux=flux_ds[()].astype(np.float64),
+            gradients=grad_ds[()] if (gradients and grad_ds is not None) else None,
+            label_names=tuple(names),
+            attrs=attrs,
+            path=path,
+        )
+
+
+def grid_hash(path: str | os.PathLike[str]) -> str:
+    """SHA-256 (hex) of a grid's content: label_names, wavelength, labels and flux as float64.
+
+    Independent of HDF5 layout and attributes; gradients are not hashed (they follow from the
+    same engine). Used to tie a model checkpoint to the grid it was trained on.
+    """
+    path = Path(path)
+    h = hashlib.sha256()
+    with _open(path) as f:
+        for key in _REQUIRED:
+            if key not in f:
+                raise ValueError(f"{path}: missing dataset {key!r}")
+        names = np.atleast_1d(_attr(f.attrs.get("label_names", [])))
+        h.update("\n".join(str(x) for x in names).encode())
+        for key in _REQUIRED:
+            ds = f[key]
+            h.update(f"{key}{ds.shape}".encode())
+            step = max(1, 2**22 // max(1, int(np.prod(ds.shape[1:], dtype=np.int64))))
+            for i in range(0, ds.shape[0], step):
+                h.update(np.ascontiguousarray(ds[i : i + step], dtype="<f8").tobytes())
+    return h.hexdigest()

@@ -1,0 +1,102 @@
+"""The `Physics` dataclass: every modelling choice of the engine in one place.
+
+The default is "our ab initio physics". The simulated sky (a later issue) synthesizes its
+"observed" spectra through the same engine with a perturbed ``Physics`` (log gf offsets, missing
+lines, damping factors, a temperature-structure tweak), so the emulator trained on the default
+physics has realistic systematic errors against it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Physics:
+    """Modelling choices of :class:`phdl.synth.Synthesizer`.
+
+    Attributes (units in brackets):
+        linelist: path of the atomic line list (CSV, VALD or Kurucz gfall); None = built-in.
+        loggf_offsets: per-species additive log gf offsets, e.g. ``{"Fe I": -0.05}`` [dex].
+        loggf_scatter: Gaussian scatter added to every line's log gf with ``seed`` [dex].
+        missing_line_fraction: fraction of atomic lines dropped at random with ``seed``.
+        seed: seed for the two perturbations above.
+        vdw_factor: multiplies van der Waals damping widths.
+        stark_factor: multiplies Stark damping widths (metal lines and Balmer lines).
+        rad_factor: multiplies radiative damping widths.
+        teff_scale: multiplies the whole temperature structure T(tau).
+        t_slope: adds ``t_slope * log10(tau)`` to the fractional temperature (a steeper or
+            shallower gradient; 0.02 cools the upper layers by 2 % per dex of tau).
+        molecules: include the molecular bands (CH, CN, C2, MgH, TiO).
+        balmer: include the hydrogen Balmer lines.
+        resolution: resolving power R = lambda / FWHM of the Gaussian line spread.
+        norm_length: width L of the Gaussian normalization kernel, Eq. 22-24 [Å].
+        wl_start: first pixel of the output grid [Å, vacuum].
+        n_pix: number of output pixels (log10 step ``log_step``).
+        log_step: output pixel step in log10(lambda).
+        oversample: internal wavelength points per output pixel.
+        n_depth: number of atmospheric depth points.
+        log_tau_range: (top, bottom) of the depth grid in log10 tau_5000.
+        n_mu: number of Gauss-Legendre angles for the flux integral.
+    """
+
+    linelist: str | None = None
+    loggf_offsets: dict[str, float] = field(default_factory=dict)
+    loggf_scatter: float = 0.0
+    missing_line_fraction: float = 0.0
+    seed: int = 0
+    vdw_factor: float = 1.0
+    stark_factor: float = 1.0
+    rad_factor: float = 1.0
+    teff_scale: float = 1.0
+    t_slope: float = 0.0
+    molecules: bool = True
+    balmer: bool = True
+    resolution: float = 1800.0
+    norm_length: float = 50.0
+    wl_start: float = 3750.0
+    n_pix: int = 3800
+    log_step: float = 1e-4
+    oversample: int = 4
+    n_depth: int = 40
+    log_tau_range: tuple[float, float] = (-5.0, 1.5)
+    n_mu: int = 3
+
+    def __post_init__(self) -> None:
+        checks = {
+            "missing_line_fraction": 0.0 <= self.missing_line_fraction < 1.0,
+            "loggf_scatter": self.loggf_scatter >= 0.0,
+            "vdw_factor": self.vdw_factor > 0,
+            "stark_factor": self.stark_factor > 0,
+            "rad_factor": self.rad_factor > 0,
+            "teff_scale": 0.5 < self.teff_scale < 1.5,
+            "resolution": self.resolution > 0,
+            "norm_length": self.norm_length > 0,
+            "n_pix": self.n_pix > 10,
+            "oversample": self.oversample >= 1,
+            "n_depth": self.n_depth >= 10,
+            "n_mu": 1 <= self.n_mu <= 8,
+            "log_tau_range": self.log_tau_range[0] < self.log_tau_range[1],
+        }
+        bad = [k for k, ok in checks.items() if not ok]
+        if bad:
+            raise ValueError(f"Physics: invalid value for {', '.join(bad)}")
+        if self.linelist is not None and not Path(self.linelist).exists():
+            raise FileNotFoundError(f"Physics.linelist: no such file {self.linelist}")
+
+    def to_dict(self) -> dict:
+        """All fields as plain JSON-able values."""
+        d = asdict(self)
+        d["log_tau_range"] = list(self.log_tau_range)
+        return d
+
+    def hash(self) -> str:
+        """Short sha256 of the physics choices (and of the line list file's bytes)."""
+        payload = json.dumps(self.to_dict(), sort_keys=True).encode()
+        h = hashlib.sha256(payload)
+        if self.linelist is not None:
+            h.update(Path(self.linelist).read_bytes())
+        return h.hexdigest()[:16]

@@ -1,0 +1,328 @@
+"""phdl.grid: label sampling, grid writing (cache, resume), reading and validation."""
+
+import os
+import subprocess
+import sys
+
+import h5py
+import numpy as np
+import pytest
+from _fakes import FakeSynthesizer
+
+from phdl import grid as G
+from phdl.labels import LABELS, LOWER, UPPER, index
+
+TEFF, LOGG, FEH = index("Teff"), index("logg"), index("[Fe/H]")
+
+
+# ------------------------------------------------------------------ sample_labels
+def test_sample_labels_deterministic_and_seeded():
+    a, b = G.sample_labels(300, 7), G.sample_labels(300, 7)
+    assert a.shape == (300, 34)
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, G.sample_labels(300, 8))
+
+
+@pytest.mark.parametrize("k", [1, 17, 256, 257, 600])
+def test_sample_labels_prefix_consistent(k):
+    np.testing.assert_array_equal(G.sample_labels(k, 3), G.sample_labels(700, 3)[:k])
+
+
+def test_sample_labels_inside_ranges_and_feh_steps():
+    x = G.sample_labels(3000, 1)
+    assert np.all(x >= LOWER) and np.all(x <= UPPER)
+    feh = x[:, FEH]
+    np.testing.assert_allclose(feh * 10, np.round(feh * 10), atol=1e-9)
+    assert len(np.unique(np.round(feh, 1))) == 46  # -4.0 ... 0.5, uniformly sampled
+
+
+def test_sample_labels_follow_isochrone_loci():
+    x = G.sample_labels(4000, 2)
+    t, g = x[:, TEFF], x[:, LOGG]
+    giants = (g < 3.5) & (t < 5200)
+    dwarfs = g > 4.2
+    subgiants = (g > 3.6) & (g < 4.2) & (t > 5000) & (t < 7000)
+    assert giants.mean() > 0.25 and dwarfs.mean() > 0.25 and subgiants.mean() > 0.1
+    # regions a uniform box would fill (~16 % and ~5 %) but isochrones leave empty
+    assert np.mean((t > 6500) & (g < 2.5)) < 0.002
+    assert np.mean((t < 4500) & (g > 2.8) & (g < 4.2)) < 0.005
+    # metal-poor giants are hotter at the same logg
+    rgb = (g > 1.0) & (g < 2.0) & (t < 6000)
+    poor, rich = rgb & (x[:, FEH] < -2.5), rgb & (x[:, FEH] > -0.5)
+    assert t[poor].mean() > t[rich].mean() + 200
+
+
+@pytest.mark.parametrize("n", [0, -3, 2.5])
+def test_sample_labels_bad_n(n):
+    with pytest.raises(ValueError, match="n must be a positive integer"):
+        G.sample_labels(n, 0)
+
+
+# ------------------------------------------------------------------ make_grid / read_grid
+def test_round_trip_equals_synthesizer(tmp_path):
+    syn = FakeSynthesizer()
+    path = G.make_grid(10, 5, tmp_path / "g.h5", synthesizer=syn, chunk_size=4, progress=False)
+    assert path == tmp_path / "g.h5" and not G.partial_path(path).exists()
+    assert syn.rows == [4, 4, 2]
+    grid = G.read_grid(path)
+    assert len(grid) == 10 and grid.label_names == LABELS
+    np.testing.assert_array_equal(grid.labels, G.sample_labels(10, 5))
+    np.testing.assert_array_equal(grid.wavelength, syn.wavelength)
+    flux, grads = FakeSynthesizer()(grid.labels, with_gradients=True)
+    np.testing.assert_array_equal(grid.flux, flux)
+    assert grid.gradients.dtype == np.float32
+    np.testing.assert_allclose(grid.gradients, grads, rtol=1e-6, atol=1e-9)
+    assert grid.attrs["seed"] == 5 and grid.attrs["n_spectra"] == 10
+    assert grid.attrs["source"] == "fake" and grid.attrs["physics_hash"] == "fake-v1"
+    assert grid.attrs["resolution"] == 1800.0 and "phdl_version" in grid.attrs
+
+
+def test_fake_gradients_are_exact():  # guards the fake used everywhere above
+    syn = FakeSynthesizer()
+    x = G.sample_labels(2, 0)
+    _, grads = syn(x, with_gradients=True)
+    for j in (TEFF, LOGG, index("[Ba/Fe]")):
+        h = 1e-6 * (UPPER[j] - LOWER[j])
+        xp, xm = x.copy(), x.copy()
+        xp[:, j] += h
+        xm[:, j] -= h
+        fd = (syn(xp) - syn(xm)) / (2 * h)
+        np.testing.assert_allclose(fd, grads[:, j], rtol=1e-5, atol=1e-10)
+
+
+def test_cache_hit_does_not_synthesize(tmp_path):
+    path = G.make_grid(6, 1, tmp_path / "g.h5", synthesizer=FakeSynthesizer(), progress=False)
+    before = path.stat().st_mtime_ns
+    syn = FakeSynthesizer()
+    assert G.make_grid(6, 1, path, synthesizer=syn, progress=False) == path
+    assert syn.calls == 0 and path.stat().st_mtime_ns == before
+
+
+def test_existing_grid_of_other_request_is_not_overwritten(tmp_path):
+    path = G.make_grid(6, 1, tmp_path / "g.h5", synthesizer=FakeSynthesizer(), progress=False)
+    with pytest.raises(ValueError, match="physics_hash"):
+        G.make_grid(6, 1, path, synthesizer=FakeSynthesizer(physics_hash="other"), progress=False)
+
+
+def test_resume_after_interrupt(tmp_path):
+    path = tmp_path / "g.h5"
+    syn = FakeSynthesizer(fail_on_call=3)
+    with pytest.raises(KeyboardInterrupt):
+        G.make_grid(10, 4, path, synthesizer=syn, chunk_size=2, progress=False)
+    partial = G.partial_path(path)
+    assert not path.exists() and partial.exists()
+    with h5py.File(partial, "r") as f:
+        assert f["done"][()].tolist() == [True] * 4 + [False] * 6
+        np.testing.assert_array_equal(f["flux"][:4], FakeSynthesizer()(G.sample_labels(4, 4)))
+    with pytest.raises(ValueError, match="incomplete.*resume"):
+        G.read_grid(partial)
+    with pytest.raises(FileNotFoundError, match="resume"):
+        G.read_grid(path)
+
+    syn2 = FakeSynthesizer()
+    G.make_grid(10, 4, path, synthesizer=syn2, chunk_size=2, progress=False)
+    assert syn2.rows == [2, 2, 2] and not partial.exists()
+    ref = G.make_grid(10, 4, tmp_path / "ref.h5", synthesizer=FakeSynthesizer(), progress=False)
+    a, b = G.read_grid(path), G.read_grid(ref)
+    for key in ("wavelength", "labels", "flux", "gradients"):
+        np.testing.assert_array_equal(getattr(a, key), getattr(b, key))
+    assert G.grid_hash(path) == G.grid_hash(ref)
+
+
+def test_mismatched_resume_names_attribute(tmp_path):
+    path = tmp_path / "g.h5"
+    with pytest.raises(KeyboardInterrupt):
+        G.make_grid(
+            8, 1, path, synthesizer=FakeSynthesizer(fail_on_call=2), chunk_size=2, progress=False
+        )
+    with pytest.raises(ValueError, match=r"seed=1.*requested 2.*delete"):
+        G.make_grid(8, 2, path, synthesizer=FakeSynthesizer(), chunk_size=2, progress=False)
+    with pytest.raises(ValueError, match="with_gradients"):
+        G.make_grid(8, 1, path, synthesizer=FakeSynthesizer(), with_gradients=False, progress=False)
+
+
+def test_grid_without_gradients(tmp_path):
+    path = G.make_grid(
+        5, 0, tmp_path / "g.h5", synthesizer=FakeSynthesizer(), with_gradients=False, progress=False
+    )
+    grid = G.read_grid(path)
+    assert grid.gradients is None and grid.flux.shape == (5, 40)
+
+
+def test_custom_labels(tmp_path):
+    x = G.sample_labels(4, 9)[::-1].copy()
+    grid = G.read_grid(
+        G.make_grid(
+            4, 0, tmp_path / "g.h5", synthesizer=FakeSynthesizer(), labels=x, progress=False
+        )
+    )
+    np.testing.assert_array_equal(grid.labels, x)
+    with pytest.raises(ValueError, match="3 rows but n=4"):
+        G.make_grid(4, 0, tmp_path / "h.h5", synthesizer=FakeSynthesizer(), labels=x[:3])
+
+
+def test_non_finite_synthesis_is_an_error(tmp_path):
+    class NaNSynth(FakeSynthesizer):
+        def __call__(self, labels, with_gradients=False):
+            flux, grads = super().__call__(labels, with_gradients=True)
+            flux[1, 3] = np.nan
+            return flux, grads
+
+    with pytest.raises(ValueError, match="non-finite flux for grid row 1"):
+        G.make_grid(4, 0, tmp_path / "g.h5", synthesizer=NaNSynth(), progress=False)
+    assert not (tmp_path / "g.h5").exists()
+
+
+def test_bad_arguments_fail_before_synthesis(tmp_path):
+    syn = FakeSynthesizer()
+    with pytest.raises(ValueError, match="n must be"):
+        G.make_grid(0, 0, tmp_path / "g.h5", synthesizer=syn)
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(ValueError, match=str(blocker)):
+        G.make_grid(3, 0, blocker / "g.h5", synthesizer=syn)
+    with pytest.raises(ValueError, match="is a directory"):
+        G.make_grid(3, 0, tmp_path, synthesizer=syn)
+    assert syn.calls == 0
+
+
+# ------------------------------------------------------------------ read_grid validation
+@pytest.fixture
+def good(tmp_path):
+    return G.make_grid(6, 0, tmp_path / "g.h5", synthesizer=FakeSynthesizer(), progress=False)
+
+
+def _edit(path, fn):
+    with h5py.File(path, "r+") as f:
+        fn(f)
+    return path
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nope.h5"):
+        G.read_grid(tmp_path / "nope.h5")
+
+
+@pytest.mark.parametrize("how", ["truncated", "text"])
+def test_not_hdf5(good, how):
+    good.write_bytes(good.read_bytes()[:500] if how == "truncated" else b"wavelength,flux\n")
+    with pytest.raises(ValueError, match=r"g\.h5 (is not an HDF5 file|cannot be read as HDF5)"):
+        G.read_grid(good)
+
+
+def test_missing_flux(good):
+    _edit(good, lambda f: f.__delitem__("flux"))
+    with pytest.raises(ValueError, match="missing dataset 'flux'"):
+        G.read_grid(good)
+
+
+def test_flux_with_nan(good):
+    def poison(f):
+        f["flux"][4, 2] = np.nan
+
+    _edit(good, poison)
+    with pytest.raises(ValueError, match="'flux' has non-finite values.*row 4"):
+        G.read_grid(good)
+
+
+def test_wrong_wavelength_length(good):
+    def shorten(f):
+        wl = f["wavelength"][:-1]
+        del f["wavelength"]
+        f["wavelength"] = wl
+
+    _edit(good, shorten)
+    with pytest.raises(ValueError, match=r"flux has shape \(6, 40\).*wavelength 39 pixels"):
+        G.read_grid(good)
+
+
+def test_wavelength_not_increasing(good):
+    def flip(f):
+        f["wavelength"][:] = f["wavelength"][()][::-1]
+
+    _edit(good, flip)
+    with pytest.raises(ValueError, match="strictly increasing"):
+        G.read_grid(good)
+
+
+def test_different_label_names(good):
+    def rename(f):
+        names = list(LABELS)
+        names[7] = "[Xx/Fe]"
+        f.attrs["label_names"] = names
+
+    _edit(good, rename)
+    with pytest.raises(ValueError, match=r"missing \['\[Na/Fe\]'\], unexpected \['\[Xx/Fe\]'\]"):
+        G.read_grid(good)
+
+
+def test_gradients_wrong_shape(good):
+    def cut(f):
+        g = f["gradients"][:, :33]
+        del f["gradients"]
+        f["gradients"] = g
+
+    _edit(good, cut)
+    with pytest.raises(ValueError, match=r"gradients has shape \(6, 33, 40\)"):
+        G.read_grid(good)
+
+
+def test_converted_grid_loads(tmp_path):
+    """A user's grid with only the contract's datasets and extra attributes loads."""
+    syn = FakeSynthesizer()
+    x = G.sample_labels(3, 0)
+    path = tmp_path / "kurucz.h5"
+    with h5py.File(path, "w") as f:
+        f["wavelength"] = syn.wavelength
+        f["labels"] = x
+        f["flux"] = syn(x).astype(np.float32)
+        f.attrs["label_names"] = list(LABELS)
+        f.attrs["source"] = "ATLAS12/SYNTHE"
+        f.attrs["comment"] = "extra"
+    grid = G.read_grid(path)
+    assert grid.gradients is None and grid.attrs["comment"] == "extra"
+    assert grid.flux.dtype == np.float64 and len(grid) == 3
+
+
+def test_grid_hash_tracks_content(good, tmp_path):
+    h = G.grid_hash(good)
+    assert len(h) == 64 and G.grid_hash(good) == h
+
+    def nudge(f):
+        f["flux"][0, 0] += 1e-9
+
+    assert G.grid_hash(_edit(good, nudge)) != h
+
+
+def test_unreadable_partial_is_restarted(tmp_path):
+    path = tmp_path / "g.h5"
+    G.partial_path(path).write_bytes(b"killed mid-write")
+    with pytest.warns(UserWarning, match="unreadable"):
+        G.make_grid(3, 0, path, synthesizer=FakeSynthesizer(), progress=False)
+    assert len(G.read_grid(path)) == 3
+
+
+@pytest.mark.skipif(
+    os.environ.get("HDF5_USE_FILE_LOCKING", "").upper() == "FALSE", reason="HDF5 locking off"
+)
+def test_partial_in_use_is_not_deleted(tmp_path):
+    path = tmp_path / "g.h5"
+    with pytest.raises(KeyboardInterrupt):
+        G.make_grid(
+            4, 0, path, synthesizer=FakeSynthesizer(fail_on_call=2), chunk_size=2, progress=False
+        )
+    code = (
+        "import h5py, sys, time; f = h5py.File(sys.argv[1], 'r+'); "
+        "print('open', flush=True); time.sleep(30)"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, str(G.partial_path(path))], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout.readline().strip() == "open"
+        with pytest.raises(ValueError, match="in use by another process"):
+            G.make_grid(4, 0, path, synthesizer=FakeSynthesizer(), chunk_size=2, progress=False)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert G.partial_path(path).exists()

@@ -1,0 +1,88 @@
+"""phdl.labels: the 34 labels of Table 1, their ranges, scaling (Eq. 25) and fitting groups."""
+
+import numpy as np
+import pytest
+
+from phdl import labels as L
+
+
+def test_34_labels_in_paper_order():
+    assert len(L.LABELS) == L.N_LABELS == 34
+    assert L.LABELS[:4] == ("Teff", "logg", "vmic", "[Fe/H]")
+    assert L.LABELS[4:7] == ("[C/Fe]", "[N/Fe]", "[O/Fe]")
+    assert L.LABELS[-1] == "[Eu/Fe]"
+    assert len(set(L.LABELS)) == 34
+    assert set(L.RANGES) == set(L.LABELS)
+
+
+@pytest.mark.parametrize(
+    "name, rng",
+    [
+        ("Teff", (3800.0, 8000.0)),
+        ("[Fe/H]", (-4.0, 0.5)),
+        ("[C/Fe]", (-1.5, 1.5)),
+        ("[N/Fe]", (-1.5, 1.5)),
+        ("[O/Fe]", (-0.5, 1.0)),
+        ("[K/Fe]", (-1.0, 1.0)),
+        ("[Mg/Fe]", (-0.4, 0.6)),
+        ("[Ti/Fe]", (-0.4, 0.6)),
+        ("[Zn/Fe]", (-0.8, 0.8)),
+        ("[Ba/Fe]", (-1.5, 2.0)),
+        ("[Eu/Fe]", (-1.5, 2.0)),
+    ],
+)
+def test_ranges_as_table_1(name, rng):
+    assert L.RANGES[name] == rng
+
+
+def test_scale_unscale_round_trip():
+    rng = np.random.default_rng(0)
+    phys = L.LOWER + rng.uniform(size=(50, 34)) * (L.UPPER - L.LOWER)
+    s = L.scale(phys)
+    assert s.shape == (50, 34)
+    assert np.all((s >= 0) & (s <= 1))
+    np.testing.assert_allclose(L.unscale(s), phys, rtol=1e-12, atol=1e-9)
+
+
+def test_scaled_edges_are_0_and_1():
+    np.testing.assert_allclose(L.scale(L.LOWER[None]), 0.0, atol=1e-15)
+    np.testing.assert_allclose(L.scale(L.UPPER[None]), 1.0, atol=1e-15)
+    mid = L.scale(((L.LOWER + L.UPPER) / 2)[None])
+    np.testing.assert_allclose(mid, 0.5)
+
+
+def test_validate_out_of_range_names_label_and_range():
+    x = L.solar()
+    x[L.index("[Mg/Fe]")] = 0.9
+    with pytest.raises(ValueError, match=r"\[Mg/Fe\].*\[-0\.4, 0\.6\]"):
+        L.validate(x)
+    L.validate(x, check_range=False)  # allowed when asked
+
+
+def test_validate_nan_names_label():
+    x = np.tile(L.solar(), (3, 1))
+    x[2, L.index("logg")] = np.nan
+    with pytest.raises(ValueError, match="logg of star 2"):
+        L.validate(x)
+
+
+def test_validate_wrong_shape():
+    with pytest.raises(ValueError, match=r"shape \(n, 34\).*\(5, 33\)"):
+        L.validate(np.zeros((5, 33)))
+
+
+def test_validate_promotes_single_star():
+    assert L.validate(L.solar()).shape == (1, 34)
+
+
+def test_groups_partition_labels():
+    assert len(L.GROUP_I) == 16 and len(L.GROUP_II) == 12 and len(L.NOT_FITTED) == 6
+    together = L.GROUP_I + L.GROUP_II + L.NOT_FITTED
+    assert len(together) == len(set(together)) == 34
+    assert set(together) == set(L.LABELS)
+
+
+def test_index_unknown_label():
+    assert L.index("[Fe/H]") == 3
+    with pytest.raises(ValueError, match="unknown label"):
+        L.index("[Xx/Fe]")
