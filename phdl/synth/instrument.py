@@ -11,8 +11,12 @@ sum_j w_ij, w_ij = exp(-(lambda_j - lambda_i)^2 / (2 L^2)) over the output pixel
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import torch
+
+warnings.filterwarnings("ignore", message="Sparse (CSR tensor support|invariant checks)")
 
 
 def lsf_half_width(physics) -> int:
@@ -41,18 +45,41 @@ class Instrument:
         valid = (idx >= 0) & (idx < wl.size)
         idx_c = np.clip(idx, 0, wl.size - 1)
         w = np.exp(-0.5 * ((wl[idx_c] - wl[:, None]) / physics.norm_length) ** 2) * valid
-        self.norm_idx = torch.as_tensor(idx_c.reshape(-1))
-        self.norm_w = torch.as_tensor(w / w.sum(1, keepdims=True))
-        self.norm_shape = idx.shape
+        w = w / w.sum(1, keepdims=True)
+        rows = np.repeat(np.arange(wl.size), idx.shape[1])
+        keep = w.reshape(-1) > 0
+        coo = torch.sparse_coo_tensor(
+            np.stack([rows[keep], idx_c.reshape(-1)[keep]]), w.reshape(-1)[keep], (wl.size, wl.size)
+        )
+        self.norm_matrix = coo.coalesce().to_sparse_csr()
+        self.dense: torch.Tensor | None = None  # dense copy, for use under torch.func transforms
+
+    def sample(self, f_int: torch.Tensor) -> torch.Tensor:
+        """Line spread and pixel sampling (linear): internal flux (..., n_int) -> (..., n_pix)."""
+        shape = f_int.shape[:-1]
+        x = f_int.reshape(-1, f_int.shape[-1])
+        x = x[:, self.first : self.first + self.K * (self.n_pix - 1) + self.kernel.shape[-1]]
+        f = torch.nn.functional.conv1d(x[:, None, :], self.kernel, stride=self.K)[:, 0, : self.n_pix]
+        return f.reshape(*shape, self.n_pix)
+
+    def running_mean(self, f: torch.Tensor) -> torch.Tensor:
+        """Gaussian-weighted running mean f~ of Eq. 23 on the output pixels, (..., n_pix)."""
+        shape = f.shape
+        flat = f.reshape(-1, shape[-1])
+        if self.dense is not None:
+            return (flat @ self.dense.T).reshape(shape)
+        return (self.norm_matrix @ flat.T).T.reshape(shape)
 
     def __call__(self, f_int: torch.Tensor) -> torch.Tensor:
         """Internal flux (B, n_int) -> normalized flux on the output pixels (B, n_pix)."""
-        x = f_int[:, self.first : self.first + self.K * (self.n_pix - 1) + self.kernel.shape[-1]]
-        f = torch.nn.functional.conv1d(x[:, None, :], self.kernel, stride=self.K)[:, 0, :]
-        f = f[:, : self.n_pix]
+        f = self.sample(f_int)
         return f / self.running_mean(f)
 
-    def running_mean(self, f: torch.Tensor) -> torch.Tensor:
-        """Gaussian-weighted running mean f~ of Eq. 23 on the output pixels, (B, n_pix)."""
-        win = f[:, self.norm_idx].view(f.shape[0], *self.norm_shape)
-        return (win * self.norm_w).sum(-1)
+    def with_tangent(self, f_int: torch.Tensor, d_int: torch.Tensor):
+        """Normalized flux (B, n_pix) and its derivative (B, M, n_pix) given the internal flux
+        (B, n_int) and its derivative (B, n_int, M): d(f/f~) = df/f~ - f d(f~)/f~^2."""
+        f = self.sample(f_int)
+        fm = self.running_mean(f)
+        df = self.sample(d_int.transpose(1, 2))
+        dfm = self.running_mean(df)
+        return f / fm, df / fm[:, None] - (f / fm**2)[:, None] * dfm

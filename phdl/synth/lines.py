@@ -132,7 +132,6 @@ class LineOpacity:
         self.physics = physics
         t = lambda a, dt=torch.float64: torch.as_tensor(np.asarray(a), dtype=dt)  # noqa: E731
         self.wl = t(lines.wl)
-        self.gf = t(10.0 ** lines.loggf)
         self.chi = t(lines.chi)
         self.mass = t(lines.mass)
         self.g_rad = t(lines.gamma_rad * physics.rad_factor)
@@ -142,54 +141,72 @@ class LineOpacity:
         self.is_balmer = t(lines.kind == 1)
         self.stark_h = t(np.where(lines.kind == 1, (lines.n_upper**2 - 4) / 12.0, 0.0)
                          * (lines.wl / 4862.7) ** 2 * 24.0 * physics.stark_factor)  # fmt: skip
-        self.atom_idx = torch.as_tensor(np.where(self.is_mol, 0, lines.el))
-        self.stage_idx = torch.as_tensor(lines.stage)
-        self.mol_idx = torch.as_tensor(np.where(self.is_mol, lines.mol, 0))
-        self.mol_mask = t(self.is_mol)
+        n_el = len(ATOMS.symbols)
+        self.sp_idx = torch.as_tensor(np.where(self.is_mol, 3 * n_el + lines.mol, 3 * lines.el + lines.stage))
+        self.log_k = t(np.log(K_LINE * lines.wl**2) + lines.loggf * np.log(10.0))
+        self.lor_k = t(lines.wl**2 / (4.0 * np.pi * c.C_AA))
         self.ref_depth = ref_depth
         # continuum interpolation at line centres
-        i0, w = grid.node_weights(lines.wl)
-        self.c_i0, self.c_w = torch.as_tensor(i0), torch.as_tensor(w)
+        i0, w_node = grid.node_weights(lines.wl)
+        self.c_i0, self.c_w = torch.as_tensor(i0), torch.as_tensor(w_node)
         self.bin_width = torch.as_tensor(grid.bin_width_at(lines.wl))[None, :, None]
         self.groups = []
         for w in np.unique(half_widths):
             sel = np.nonzero(half_widths == w)[0]
-            self.groups.append(_Group(sel, lines.wl[sel], int(w), grid, per_depth=w > 2))
+            grp = _Group(sel, lines.wl[sel], int(w), grid, per_depth=w > 2)
+            grp.set_sets(self.sp_idx.numpy()[sel], i0[sel], w_node[sel])
+            self.groups.append(grp)
 
-    def strengths(self, atm, n_mol, q_mol, free, vmic):
-        """Integrated opacity S [cm^-1 Å], Doppler width and Lorentz HWHM [Å]: (B, L, D)."""
-        T = atm.T[:, None, :]
-        a, s = self.atom_idx, self.stage_idx
-        n_el = atm.n_nuc[:, None, :] * atm.alpha[:, a, None] * free[:, a, :]
-        n_at = n_el * atm.frac[:, a, s, :]
-        u_at = atm.U[:, a, s, :]
-        n_m, u_m = n_mol[:, self.mol_idx, :], q_mol[:, self.mol_idx, :]
-        mm = self.mol_mask[None, :, None]
-        n_sp = mm * n_m + (1.0 - mm) * n_at
-        u_sp = mm * u_m + (1.0 - mm) * u_at
-        wl = self.wl[None, :, None]
-        stim = 1.0 - torch.exp(-c.HC_K_AA / (wl * T))
-        S = K_LINE * wl**2 * self.gf[None, :, None] * n_sp / u_sp
-        S = S * torch.exp(-self.chi[None, :, None] / (c.K_B_EV * T)) * stim
-        v2 = 2.0 * c.K_B * T / self.mass[None, :, None] / 1e10 + vmic[:, None, None] ** 2
-        dopp = wl / c.C_KMS * torch.sqrt(v2)
-        h = 0  # hydrogen row
-        n_hi = atm.n_nuc * atm.alpha[:, h, None] * atm.frac[:, h, 0] * free[:, h]
-        t4 = (atm.T / 1e4)[:, None, :]
-        gam = (self.g_rad[None, :, None] + self.g_sta[None, :, None] * atm.n_e[:, None, :] * t4 ** (1 / 6)
-               + self.g_vdw[None, :, None] * n_hi[:, None, :] * t4**0.3)  # fmt: skip
-        hwhm = gam * wl**2 / (4.0 * np.pi * c.C_AA)
-        stark = self.stark_h[None, :, None] * (atm.n_e[:, None, :] / 1e17) ** (2.0 / 3.0)
-        return S, dopp, hwhm + stark
+    def drivers(self, atm, n_mol, q_mol, free) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Depth-level inputs of the line opacity: n_e and n_HI (B, D) [cm^-3] and the density
+        per partition function n/U of every species (B, 3 E + M, D): atoms I, II, III, then
+        molecules."""
+        n_el = atm.n_nuc[:, None, :] * atm.alpha[:, :, None] * free  # (B, E, D)
+        n_at = (n_el[:, :, None, :] * atm.frac / atm.U).flatten(1, 2)  # (B, 3E, D)
+        n_hi = n_el[:, 0] * atm.frac[:, 0, 0]
+        return atm.n_e, n_hi, torch.cat([n_at, n_mol / q_mol], dim=1)
 
-    def params(self, atm, n_mol, q_mol, free, vmic, kc_nodes):
-        """Line-level quantities for the opacity: saturation-corrected strength A [cm^-1 Å],
-        pseudo-Voigt FWHM f [Å] and Lorentz weight eta, each (B, L, D)."""
-        S, dopp, hwhm = self.strengths(atm, n_mol, q_mol, free, vmic)
+    def local(self, T, n_e, n_hi, vmic, nsp, kc_nodes) -> tuple[torch.Tensor, ...]:
+        """The six inputs each line sees at each depth, broadcastable to (B, L, D): T, n_e,
+        n_HI, vmic, n/U of its species and the continuum opacity at its wavelength."""
         kc = kc_nodes[:, :, self.c_i0] * (1 - self.c_w) + kc_nodes[:, :, self.c_i0 + 1] * self.c_w
-        A = S * saturation_factor(S, kc.transpose(1, 2), dopp, hwhm, self.bin_width)
+        return (T[:, None, :], n_e[:, None, :], n_hi[:, None, :], vmic[:, None, None],
+                nsp[:, self.sp_idx, :], kc.transpose(1, 2))  # fmt: skip
+
+    def strengths(self, T, n_e, n_hi, vmic, nsp_l):
+        """Integrated opacity S [cm^-1 Å], Doppler width and Lorentz HWHM [Å]: (B, L, D)."""
+        wl = self.wl[None, :, None]
+        boltz = torch.exp(-self.chi[None, :, None] / (c.K_B_EV * T) + self.log_k[None, :, None])
+        S = nsp_l * boltz * (1.0 - torch.exp(-c.HC_K_AA / (wl * T)))
+        v2 = 2e-10 * c.K_B * T / self.mass[None, :, None] + vmic**2
+        dopp = wl / c.C_KMS * torch.sqrt(v2)
+        t4 = T / 1e4
+        gam = (self.g_rad[None, :, None] + self.g_sta[None, :, None] * n_e * t4 ** (1 / 6)
+               + self.g_vdw[None, :, None] * n_hi * t4**0.3)  # fmt: skip
+        stark = self.stark_h[None, :, None] * (n_e / 1e17) ** (2.0 / 3.0)
+        return S, dopp, gam * self.lor_k[None, :, None] + stark
+
+    def line_fn(self, T, n_e, n_hi, vmic, nsp_l, kc_l):
+        """Saturation-corrected strength A [cm^-1 Å], pseudo-Voigt FWHM f [Å] and Lorentz
+        weight eta, each (B, L, D), from the per-line inputs of :meth:`local` (elementwise)."""
+        S, dopp, hwhm = self.strengths(T, n_e, n_hi, vmic, nsp_l)
+        A = S * saturation_factor(S, kc_l, dopp, hwhm, self.bin_width)
         f, eta = pseudo_voigt(dopp, hwhm)
         return A, f, eta
+
+    def partials(self, inputs):
+        """(A, f, eta) and their partial derivatives with respect to each of the six local
+        inputs (forward mode along each input): three tensors (6, B, L, D)."""
+        pa, pf, pe = [], [], []
+        outs = None
+        for k in range(len(inputs)):
+            tang = tuple(torch.ones_like(x) if i == k else torch.zeros_like(x) for i, x in enumerate(inputs))
+            outs, (a, f, e) = torch.func.jvp(self.line_fn, inputs, tang)
+            shape = outs[0].shape
+            pa.append(a.expand(shape))
+            pf.append(f.expand(shape))
+            pe.append(e.expand(shape))
+        return outs, (torch.stack(pa), torch.stack(pf), torch.stack(pe))
 
     def add(self, kappa, A, f, eta):
         """Add the binned line opacity to ``kappa`` (B, n_int, D)."""
@@ -197,16 +214,19 @@ class LineOpacity:
             kappa = g.add(kappa, A[:, g.sel], f[:, g.sel], eta[:, g.sel], self.ref_depth)
         return kappa
 
-    def tangent(self, H, A, f, eta, dA, df, deta, n: int):
+    def tangent(self, H, outs, parts, d_depth, d_vmic, d_nsp, d_nodes, n: int):
         """sum_d H(lambda, d) d kappa_lines(lambda, d) / d label_m -> (B, n, M).
 
-        H (B, n, D) is d flux / d kappa; dA, df, deta (B, L, D, M) the label derivatives.
+        H (B, n, D) is d flux / d kappa; ``outs`` = (A, f, eta) and ``parts`` their partials
+        (6, B, L, D) from :meth:`partials`; the label derivatives of the local inputs are
+        ``d_depth`` (B, 3 D, M) for T, n_e, n_HI, ``d_vmic`` (B, M), ``d_nsp`` (B, S, D, M)
+        for the species densities and ``d_nodes`` (B, N, D, M) for the continuum nodes.
         """
-        out = torch.zeros(H.shape[0], n, dA.shape[-1], dtype=H.dtype)
+        out = torch.zeros(H.shape[0], n, d_depth.shape[-1], dtype=H.dtype)
         for g in self.groups:
             s = g.sel
-            out = g.tangent(out, H, A[:, s], f[:, s], eta[:, s], dA[:, s], df[:, s], deta[:, s],
-                            self.ref_depth)  # fmt: skip
+            out = g.tangent(out, H, *(o[:, s] for o in outs), *(p[:, :, s] for p in parts),
+                            d_depth, d_vmic, d_nsp, d_nodes, self.ref_depth)  # fmt: skip
         return out
 
 
@@ -227,6 +247,14 @@ class _Group:
         self.per_depth = per_depth
         self.n_w = 2 * W + 1
 
+    def set_sets(self, sp: np.ndarray, node: np.ndarray, w: np.ndarray) -> None:
+        """Group the lines by species and by continuum-node interval for the chain rule."""
+        self.sp_sets = [(int(k), torch.as_tensor(np.flatnonzero(sp == k))) for k in np.unique(sp)]
+        self.node_sets = []
+        for j in np.unique(node):
+            rows = np.flatnonzero(node == j)
+            self.node_sets.append((int(j), torch.as_tensor(rows), torch.as_tensor(w[rows])))
+
     def _geometry(self, per_depth: bool):
         if per_depth:
             return self.x_lo[None, :, :, None], self.x_hi[None, :, :, None], self.width[None, :, :, None]
@@ -244,19 +272,44 @@ class _Group:
         B, L, W, D = src.shape
         return kappa.index_add(1, self.index, src.reshape(B, L * W, D))
 
-    def tangent(self, out, H, A, f, eta, dA, df, deta, ref_depth):
-        B, L = A.shape[:2]
-        h = H[:, self.index].view(B, L, self.n_w, -1)  # (B, L, W, D)
+    def tangent(self, out, H, A, f, eta, pa, pf, pe, d_depth, d_vmic, d_nsp, d_nodes, ref_depth):
+        B, L, D = A.shape
+        W = self.n_w
+        h = H[:, self.index].view(B, L, W, D)
         fe = self._fe(f, eta, ref_depth)
         phi, p_f, p_e = bin_average_partials(*self._geometry(self.per_depth), *fe)
+        Z = []
         if self.per_depth:
+            hphi = h * phi
             hA = h * A[:, :, None, :]
-            t = torch.einsum("blwd,bldm->blwm", h * phi, dA)
-            t = t + torch.einsum("blwd,bldm->blwm", hA * p_f, df)
-            t = t + torch.einsum("blwd,bldm->blwm", hA * p_e, deta)
+            a_f, a_e = hA * p_f, hA * p_e
+            for k in range(6):
+                z = hphi * pa[k][:, :, None, :]
+                if k < 4:
+                    z = z + a_f * pf[k][:, :, None, :] + a_e * pe[k][:, :, None, :]
+                Z.append(z)
         else:
-            t = torch.einsum("blwd,bldm->blwm", h, dA) * phi[..., None]
+            hphi = h * phi[..., None]
             hA = (h * A[:, :, None, :]).sum(-1)  # (B, L, W)
-            t = t + hA[..., None] * (p_f[..., None] * df[:, :, None, ref_depth]
-                                     + p_e[..., None] * deta[:, :, None, ref_depth])  # fmt: skip
-        return out.index_add(1, self.index, t.reshape(B, L * self.n_w, -1))
+            e_ref = torch.zeros(D, dtype=H.dtype)
+            e_ref[ref_depth] = 1.0
+            for k in range(6):
+                z = hphi * pa[k][:, :, None, :]
+                if k < 4:
+                    fe_k = p_f * pf[k][:, :, None, ref_depth] + p_e * pe[k][:, :, None, ref_depth]
+                    z = z + (hA * fe_k)[..., None] * e_ref
+                Z.append(z)
+        M = d_depth.shape[-1]
+        zd = torch.stack(Z[:3], dim=3).reshape(B, L * W, 3 * D)
+        t = torch.bmm(zd, d_depth).view(B, L, W, M)
+        t = t + Z[3].sum(-1)[..., None] * d_vmic[:, None, None, :]
+        for k, rows in self.sp_sets:  # species density: shared by the lines of a species
+            z = Z[4][:, rows].reshape(B, -1, D)
+            t.index_add_(1, rows, torch.bmm(z, d_nsp[:, k]).view(B, len(rows), W, M))
+        for j, rows, wr in self.node_sets:  # continuum: linear in the two nearest nodes
+            z = Z[5][:, rows].reshape(B, -1, D)
+            r0 = torch.bmm(z, d_nodes[:, j]).view(B, len(rows), W, M)
+            r1 = torch.bmm(z, d_nodes[:, j + 1]).view(B, len(rows), W, M)
+            wr = wr[None, :, None, None]
+            t.index_add_(1, rows, r0 * (1.0 - wr) + r1 * wr)
+        return out.index_add(1, self.index, t.reshape(B, L * W, M))

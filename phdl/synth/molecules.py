@@ -13,7 +13,7 @@ Bands: each electronic-vibrational band is a set of pseudo-lines, one per rotati
 and branch (P, R and, for Pi-involving transitions, Q) of a rigid rotor with upper and lower
 rotational constants B', B'': nu_R = nu0 + B'(J+1)(J+2) - B''J(J+1), nu_P = nu0 + B'(J-1)J -
 B''J(J+1), nu_Q = nu0 + (B' - B'')J(J+1). Each carries gf = f_band g_el (2J+1) x (Honl-London
-share) and the lower-level energy E_low + h c B'' J(J+1); dense ladders are thinned to <= 60
+share) and the lower-level energy E_low + h c B'' J(J+1); dense ladders are thinned to <= 30
 levels per branch with the strength of the skipped levels folded in. Band origins and
 oscillator strengths are rounded literature values (Huber & Herzberg 1979 constants; band f
 values of order 1e-3 to 1e-1) - a band model, not a line list; a user's real molecular line list
@@ -65,7 +65,7 @@ BANDS: tuple[tuple, ...] = (
 
 _HC = c.H_PLANCK * c.C_LIGHT  # erg cm
 _KT_MAX_CM = 8000.0 * 0.6950348  # kT at 8000 K in cm^-1
-MAX_LEVELS = 60
+MAX_LEVELS = 30
 
 
 def band_lines(wl_min: float, wl_max: float) -> dict[str, np.ndarray]:

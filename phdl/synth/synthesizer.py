@@ -18,6 +18,7 @@ from tqdm import tqdm
 from .. import labels as L
 from . import atmosphere, molecules, transfer
 from .atoms import ATOMS
+from .compiled import MaybeCompiled, compile_default
 from .continuum import Continuum, kappa5000_fn
 from .instrument import Instrument, lsf_half_width
 from .lines import LineOpacity, assemble
@@ -25,7 +26,8 @@ from .physics import Physics
 from .wavegrid import WaveGrid
 
 _LOG_TAU_PROFILE = -1.0  # depth whose profile shape narrow lines use
-_HALF_WIDTHS = (2, 8, 40, 160)
+_HALF_WIDTHS = (2, 6, 20, 60, 150)
+_WING_LEVEL = 0.03  # a window ends where the wing opacity falls to this fraction of continuum
 
 
 class Synthesizer:
@@ -36,10 +38,12 @@ class Synthesizer:
     normalized (Eq. 22-24), gradients per unit of each label.
     """
 
-    def __init__(self, physics: Physics | None = None):
+    def __init__(self, physics: Physics | None = None, compile: bool | None = None):
         from .linelist import read_csv, read_linelist
 
         self.physics = physics or Physics()
+        self.compiled = compile_default() if compile is None else bool(compile)
+        self._flux_from = MaybeCompiled(transfer.flux_from, self.compiled)
         p = self.physics
         self.grid = WaveGrid(p, margin=lsf_half_width(p) + 8)
         self.wavelength = self.grid.pixels.copy()
@@ -79,22 +83,20 @@ class Synthesizer:
         refs[:, 4:] = L.UPPER[4:]
         d = int(np.argmin(np.abs(np.linspace(*self.physics.log_tau_range, self.physics.n_depth) + 2)))
         with torch.no_grad():
-            xr = torch.as_tensor(refs)
-            atm = atmosphere.build(xr[:, 0], xr[:, 1], self._abundances(xr), self.physics, self.kappa5000)
-            n_mol, q_mol, free = molecules.equilibrium(atm.T, atm.n_nuc, atm.alpha, atm.frac, atm.U)
-            n_hi = atm.n_nuc * atm.alpha[:, 0, None] * atm.frac[:, 0, 0] * free[:, 0]
-            kc = self.continuum(atm.T, atm.Pe, n_hi, atm.n_e)[:, :, self.lineop.c_i0]  # (B, D, L)
-            S, dopp, hwhm = self.lineop.strengths(atm, n_mol, q_mol, free, xr[:, 2])
-            eta0 = S[:, :, d] / (np.sqrt(np.pi) * dopp[:, :, d] * kc[:, d, :])
-            a = hwhm[:, :, d] / dopp[:, :, d]
-            reach = torch.sqrt(100.0 * eta0 * a / np.sqrt(np.pi)) * dopp[:, :, d]  # Å
-            reach = torch.maximum(reach, 4.0 * (dopp[:, :, d] + hwhm[:, :, d])).amax(0).numpy()
+            T, _, n_e, n_hi, vmic, kc_nodes, nsp = self._stage_a(torch.as_tensor(refs))
+            loc = self.lineop.local(T, n_e, n_hi, vmic, nsp, kc_nodes)
+            S, dopp, hwhm = (q[:, :, d] for q in self.lineop.strengths(*loc[:5]))
+            eta0 = S / (np.sqrt(np.pi) * dopp * loc[5][:, :, d])
+            a = hwhm / dopp
+            reach = torch.sqrt(eta0 * a / (np.sqrt(np.pi) * _WING_LEVEL)) * dopp  # Å
+            reach = torch.maximum(reach, 4.0 * (dopp + hwhm)).amax(0).numpy()
         bins = reach / self.grid.bin_width_at(self.lines.wl)
         w = np.full(bins.shape, _HALF_WIDTHS[-1])
         for hw in reversed(_HALF_WIDTHS):
             w[bins <= hw] = hw
         w[self.lines.kind == 2] = _HALF_WIDTHS[0]  # molecular pseudo-lines: no damping wings
-        w[self.lines.kind == 1] = 300
+        hk = (self.lines.kind == 0) & (self.lines.el == ATOMS.index("Ca")) & (self.lines.stage == 1)
+        w[(self.lines.kind == 1) | (hk & (self.lines.wl < 4000.0))] = 300  # Balmer, Ca II H & K
         return w
 
     # ------------------------------------------------------------------ physics
@@ -103,15 +105,14 @@ class Synthesizer:
         return 10.0 ** (log_eps - 12.0)
 
     def _stage_a(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        """Depth- and line-level quantities (small arrays): T (B, D), kappa_5000 (B, D),
-        continuum nodes (B, D, n_nodes), line strength A, FWHM f and eta (B, L, D)."""
+        """Depth-level quantities (small arrays): T, kappa_5000, n_e, n_HI (B, D), vmic (B,),
+        continuum opacity on the nodes (B, D, n_nodes) and species densities n/U (B, S, D)."""
         teff, logg, vmic = x[:, 0], x[:, 1], x[:, 2]
         atm = atmosphere.build(teff, logg, self._abundances(x), self.physics, self.kappa5000)
         n_mol, q_mol, free = molecules.equilibrium(atm.T, atm.n_nuc, atm.alpha, atm.frac, atm.U)
-        n_hi = atm.n_nuc * atm.alpha[:, 0, None] * atm.frac[:, 0, 0] * free[:, 0]
-        kc_nodes = self.continuum(atm.T, atm.Pe, n_hi, atm.n_e)
-        A, f, eta = self.lineop.params(atm, n_mol, q_mol, free, vmic, kc_nodes)
-        return atm.T, atm.kappa_ref, kc_nodes, A, f, eta
+        n_e, n_hi, nsp = self.lineop.drivers(atm, n_mol, q_mol, free)
+        kc_nodes = self.continuum(atm.T, atm.Pe, n_hi, n_e)
+        return atm.T, atm.kappa_ref, n_e, n_hi, vmic, kc_nodes, nsp
 
     def _kappa(self, kc_nodes, A, f, eta) -> torch.Tensor:
         """Total opacity on the internal bins (B, n_int, D) [cm^-1]."""
@@ -120,11 +121,12 @@ class Synthesizer:
         kappa = kc[:, i0] * (1.0 - w)[None, :, None] + kc[:, i0 + 1] * w[None, :, None]
         return self.lineop.add(kappa, A, f, eta)
 
-    def _stage_b(self, T, kappa_ref, kc_nodes, A, f, eta) -> torch.Tensor:
+    def _stage_b(self, T, kappa_ref, n_e, n_hi, vmic, kc_nodes, nsp) -> torch.Tensor:
         """Internal-bin flux (B, n_int) from the stage-A quantities."""
+        A, f, eta = self.lineop.line_fn(*self.lineop.local(T, n_e, n_hi, vmic, nsp, kc_nodes))
         kappa = self._kappa(kc_nodes, A, f, eta)
         r = transfer.depth_ratio(kappa, kappa_ref, self.tau)
-        return transfer.flux_from(r, transfer.planck(self.wl_int, T), self._dlnt, self.physics.n_mu)
+        return self._flux_from(r, transfer.planck(self.wl_int, T), self._dlnt, self.physics.n_mu)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Normalized flux (B, n_pix) for physical labels x (B, 34), float64 torch."""
@@ -146,23 +148,27 @@ class Synthesizer:
         the summed flux gives every d F(lambda) / d kappa(lambda, d) at once) and the analytic
         partials of the binned profiles; the instrument is again forward mode.
         """
-        (T, kref, kc, A, f, eta), (dT, dkref, dkc, dA, df, deta) = self._jvp_all(self._stage_a, x)
+        (T, kref, n_e, n_hi, vmic, kc, nsp), tangents = self._jvp_all(self._stage_a, x)
+        dT, dkref, dne, dnhi, dvmic, dkc, dnsp = tangents
+        lo = self.lineop
+        inputs = lo.local(T, n_e, n_hi, vmic, nsp, kc)
+        outs, parts = lo.partials(inputs)
+        A, f, eta = outs
+        d_depth = torch.cat([dT, dne, dnhi], dim=1)  # (B, 3D, M)
+        d_nodes = dkc.transpose(1, 2).contiguous()  # (B, N, D, M)
         with torch.enable_grad():
             kappa = self._kappa(kc, A, f, eta)
             r = transfer.depth_ratio(kappa, kref, self.tau).detach().requires_grad_(True)
             S = transfer.planck(self.wl_int, T).detach().requires_grad_(True)
-            F = transfer.flux_from(r, S, self._dlnt, self.physics.n_mu)
+            F = self._flux_from(r, S, self._dlnt, self.physics.n_mu)
             g_r, g_s = torch.autograd.grad(F.sum(), (r, S))
         F = F.detach()
         H = g_r * self.tau / kref[:, None, :]
         dF = torch.einsum("bnd,bdm->bnm", g_s * transfer.planck_dT(self.wl_int, T), dT)
         dF = dF - torch.einsum("bnd,bdm->bnm", g_r * r.detach() / kref[:, None, :], dkref)
         dF = dF + self._continuum_tangent(H, dkc)
-        dF = dF + self.lineop.tangent(H, A, f, eta, dA, df, deta, self.grid.n)
-        flux, dflux = torch.func.vmap(
-            lambda t: torch.func.jvp(self.instrument, (F,), (t,)), in_dims=-1, out_dims=(None, 1)
-        )(dF)
-        return flux, dflux
+        dF = dF + lo.tangent(H, outs, parts, d_depth, dvmic, dnsp, d_nodes, self.grid.n)
+        return self.instrument.with_tangent(F, dF)
 
     def _continuum_tangent(self, H: torch.Tensor, dkc: torch.Tensor) -> torch.Tensor:
         """sum_d H(lambda, d) d kappa_cont(lambda, d) / d label -> (B, n, M); dkc (B, D, N, M)."""
@@ -176,7 +182,11 @@ class Synthesizer:
 
     def forward_with_jacobian_reference(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The same Jacobian by plain forward mode through everything (slow; for tests)."""
-        (flux,), (jac,) = self._jvp_all(lambda y: (self.forward(y),), x)
+        self.instrument.dense = self.instrument.norm_matrix.to_dense()
+        try:
+            (flux,), (jac,) = self._jvp_all(lambda y: (self.forward(y),), x)
+        finally:
+            self.instrument.dense = None
         return flux, jac.movedim(-1, 1)
 
     # ------------------------------------------------------------------ public API
@@ -193,18 +203,22 @@ class Synthesizer:
         (n, 34, n_pix)) where gradients[i, m] = d flux_i / d label_m in physical units.
         """
         x = L.validate(labels)
-        bs = batch_size or (2 if with_gradients else 16)
+        bs = min(batch_size or (8 if with_gradients else 16), len(x))
         fluxes, grads = [], []
         starts = range(0, len(x), bs)
         for s in tqdm(starts, desc="synth", unit="batch", disable=not progress):
-            xt = torch.as_tensor(x[s : s + bs])
+            chunk = x[s : s + bs]
+            n = len(chunk)
+            if self.compiled and n < bs:  # pad to the compiled batch shape (no recompilation)
+                chunk = np.concatenate([chunk, np.repeat(chunk[-1:], bs - n, axis=0)])
+            xt = torch.as_tensor(chunk)
             if with_gradients:
                 f, g = self.forward_with_jacobian(xt)
-                grads.append(g.numpy())
+                grads.append(g[:n].numpy())
             else:
                 with torch.no_grad():
                     f = self.forward(xt)
-            fluxes.append(f.detach().numpy())
+            fluxes.append(f[:n].detach().numpy())
         flux = np.concatenate(fluxes)
         if not np.all(np.isfinite(flux)):
             bad = int(np.argwhere(~np.isfinite(flux))[0, 0])
