@@ -71,9 +71,13 @@ def _book_args(p: argparse.ArgumentParser) -> None:
 
 
 def _book(args: argparse.Namespace) -> int:
-    from phdl.runner import build_book
+    from phdl.runner import ChapterError, build_book
 
-    print(build_book(args.profile))
+    try:
+        print(build_book(args.profile))
+    except ChapterError as exc:  # keep the failing cell's traceback readable, exit 1
+        print(f"phdl: chapter {exc.chapter} failed:\n{exc}", file=sys.stderr)
+        return 1
     return 0
 
 

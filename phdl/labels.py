@@ -118,7 +118,9 @@ def unscale(scaled: np.ndarray) -> np.ndarray:
     return LOWER + arr * (UPPER - LOWER)
 
 
-def solar(teff: float = 5772.0, logg: float = 4.44, vmic: float = 1.0, feh: float = 0.0) -> np.ndarray:
+def solar(
+    teff: float = 5772.0, logg: float = 4.44, vmic: float = 1.0, feh: float = 0.0
+) -> np.ndarray:
     """A (34,) label vector with the given atmosphere and all [X/Fe] = 0 (physical units)."""
     out = np.zeros(N_LABELS)
     out[:4] = teff, logg, vmic, feh

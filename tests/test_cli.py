@@ -5,6 +5,7 @@ from _fakes import FakeSynthesizer
 
 from phdl import cli
 from phdl.grid import read_grid
+from phdl.runner import ChapterError
 
 
 @pytest.fixture
@@ -85,10 +86,27 @@ def test_book_calls_runner(monkeypatch, capsys, tmp_path):
 
     calls = []
     runner = types.ModuleType("phdl.runner")
+    runner.ChapterError = ChapterError
     runner.build_book = lambda profile="quick", root=None: calls.append(profile) or tmp_path
     monkeypatch.setitem(sys.modules, "phdl.runner", runner)
     assert cli.main(["book", "--profile", "tiny"]) == 0
     assert calls == ["tiny"] and capsys.readouterr().out.strip() == str(tmp_path)
+
+
+def test_book_failure_exits_1_naming_the_chapter(monkeypatch, capsys):
+    import sys
+    import types
+
+    def fail(profile="quick", root=None):
+        raise ChapterError("01_ab_initio_grid", "cell [3]: ValueError: boom")
+
+    runner = types.ModuleType("phdl.runner")
+    runner.ChapterError = ChapterError
+    runner.build_book = fail
+    monkeypatch.setitem(sys.modules, "phdl.runner", runner)
+    assert cli.main(["book", "--profile", "tiny"]) == 1
+    err = capsys.readouterr().err
+    assert "01_ab_initio_grid" in err and "ValueError: boom" in err
 
 
 def test_commands_registered():

@@ -144,9 +144,9 @@ def build(
 
     # start: constant opacity 0.3 cm^2/g scaled with metallicity, Pe from metals alone
     Pg = g * tau[None, :] / 0.3
-    Pe = torch.minimum(
-        torch.sqrt(Pg * (alpha[:, :, None] * phi1).sum(1)), 0.5 * Pg
-    ).clamp_min(1e-10)
+    Pe = torch.minimum(torch.sqrt(Pg * (alpha[:, :, None] * phi1).sum(1)), 0.5 * Pg).clamp_min(
+        1e-10
+    )
     for _ in range(N_OUTER):
         Pe = solve_pe(Pg, phi1, phi2, alpha, Pe, N_INNER)
         kap, _ = opacity_per_gram(Pg, Pe)
@@ -161,6 +161,15 @@ def build(
     frac = ionization_fractions(phi1, phi2, Pe)
     n_hi = n_nuc * alpha[:, h_idx, None] * frac[:, h_idx, 0]
     return Atmosphere(
-        tau=tau, T=T, Pg=Pg, Pe=Pe, n_nuc=n_nuc, n_e=n_e, frac=frac, U=U, alpha=alpha,
-        kappa_ref=kappa5000(T, Pe, n_hi, n_e), rho=n_nuc * mean_mass,
+        tau=tau,
+        T=T,
+        Pg=Pg,
+        Pe=Pe,
+        n_nuc=n_nuc,
+        n_e=n_e,
+        frac=frac,
+        U=U,
+        alpha=alpha,
+        kappa_ref=kappa5000(T, Pe, n_hi, n_e),
+        rho=n_nuc * mean_mass,
     )

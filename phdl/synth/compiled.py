@@ -37,7 +37,8 @@ class MaybeCompiled:
             except (KeyboardInterrupt, MemoryError):
                 raise
             except Exception as exc:  # noqa: BLE001 - any compiler failure falls back
-                warnings.warn(f"torch.compile failed ({type(exc).__name__}: {exc}); running eagerly",
+                msg = f"torch.compile failed ({type(exc).__name__}: {exc}); running eagerly"
+                warnings.warn(msg,
                               RuntimeWarning, stacklevel=2)  # fmt: skip
                 self.compiled = None
         return self.fn(*args, **kwargs)

@@ -73,7 +73,9 @@ class Continuum:
         boltz = torch.exp(-self.chi_n[:, None, None, None] / kT_ev[None])  # (7, B, D, 1)
         levels = (self.inv_n3[:, None] * self.bf_mask)[:, None, None, :]  # (7, 1, 1, W)
         h_bf = self.alpha0 * ((levels * boltz).sum(0))
-        high = kT_ev / (2.0 * _I_H) * (torch.exp(-self.chi_n[-1] / kT_ev) - torch.exp(-_I_H / kT_ev))
+        high = (
+            kT_ev / (2.0 * _I_H) * (torch.exp(-self.chi_n[-1] / kT_ev) - torch.exp(-_I_H / kT_ev))
+        )
         h_bf = (h_bf + self.alpha0 * high) * stim
         h_ff = self.alpha0 * kT_ev / (2.0 * _I_H) * torch.exp(-_I_H / kT_ev) * stim
         per_h = hm_bf + hm_ff + h_bf + h_ff + self.rayleigh

@@ -16,8 +16,6 @@ import warnings
 import numpy as np
 import torch
 
-warnings.filterwarnings("ignore", message="Sparse (CSR tensor support|invariant checks)")
-
 
 def lsf_half_width(physics) -> int:
     """Half width of the line spread kernel in output pixels (5 sigma)."""
@@ -48,10 +46,14 @@ class Instrument:
         w = w / w.sum(1, keepdims=True)
         rows = np.repeat(np.arange(wl.size), idx.shape[1])
         keep = w.reshape(-1) > 0
-        coo = torch.sparse_coo_tensor(
-            np.stack([rows[keep], idx_c.reshape(-1)[keep]]), w.reshape(-1)[keep], (wl.size, wl.size)
-        )
-        self.norm_matrix = coo.coalesce().to_sparse_csr()
+        with warnings.catch_warnings():  # torch flags sparse CSR as beta; the use here is basic
+            warnings.simplefilter("ignore", UserWarning)
+            coo = torch.sparse_coo_tensor(
+                np.stack([rows[keep], idx_c.reshape(-1)[keep]]),
+                w.reshape(-1)[keep],
+                (wl.size, wl.size),
+            )
+            self.norm_matrix = coo.coalesce().to_sparse_csr()
         self.dense: torch.Tensor | None = None  # dense copy, for use under torch.func transforms
 
     def sample(self, f_int: torch.Tensor) -> torch.Tensor:
@@ -59,7 +61,9 @@ class Instrument:
         shape = f_int.shape[:-1]
         x = f_int.reshape(-1, f_int.shape[-1])
         x = x[:, self.first : self.first + self.K * (self.n_pix - 1) + self.kernel.shape[-1]]
-        f = torch.nn.functional.conv1d(x[:, None, :], self.kernel, stride=self.K)[:, 0, : self.n_pix]
+        f = torch.nn.functional.conv1d(x[:, None, :], self.kernel, stride=self.K)[
+            :, 0, : self.n_pix
+        ]
         return f.reshape(*shape, self.n_pix)
 
     def running_mean(self, f: torch.Tensor) -> torch.Tensor:

@@ -198,8 +198,16 @@ def read_vald(path: str | Path, air: bool | None = None) -> LineList:
             raise ValueError(f"{p}:{k}: too few fields for VALD format ({len(fields)})")
         v = {key: _num(p, k, key, fields[i]) for key, i in idx.items()}
         rows.append(
-            (v["wl"], sp[0], sp[1], v["excit"], v["loggf"], _opt(v["rad"]), _opt(v["stark"]),
-             _opt(v["waals"], lambda w: w == 0.0 or w > 0.0))
+            (
+                v["wl"],
+                sp[0],
+                sp[1],
+                v["excit"],
+                v["loggf"],
+                _opt(v["rad"]),
+                _opt(v["stark"]),
+                _opt(v["waals"], lambda w: w == 0.0 or w > 0.0),
+            )
         )
     if not rows and not molecules:
         raise ValueError(f"{p}: no VALD line records found")
@@ -220,8 +228,13 @@ def _replace(lst: LineList, **changes: np.ndarray) -> LineList:
 
 
 _GFALL_FIELDS = {  # name: (start, stop) in the fixed-width gfall record
-    "wavelength": (0, 11), "loggf": (11, 18), "code": (18, 24), "E1": (24, 36),
-    "E2": (52, 64), "log_gamma_rad": (80, 86), "log_gamma_stark": (86, 92),
+    "wavelength": (0, 11),
+    "loggf": (11, 18),
+    "code": (18, 24),
+    "E1": (24, 36),
+    "E2": (52, 64),
+    "log_gamma_rad": (80, 86),
+    "log_gamma_stark": (86, 92),
     "log_gamma_vdw": (92, 98),
 }
 
@@ -248,9 +261,7 @@ def read_kurucz_gfall(path: str | Path, air: bool | None = None) -> LineList:
         ion = int(round((v["code"] - z) * 100))
         exc = min(abs(v["E1"]), abs(v["E2"])) * EV_PER_INV_CM
         wl = v["wavelength"] * 10.0
-        rows.append(
-            (wl, z, ion, exc, v["loggf"], *(_opt(v[g]) for g in list(_GFALL_FIELDS)[5:]))
-        )
+        rows.append((wl, z, ion, exc, v["loggf"], *(_opt(v[g]) for g in list(_GFALL_FIELDS)[5:])))
     lst = _finish(rows, molecules, p)
     if is_air:
         lst = _replace(lst, wavelength=air_to_vacuum(lst.wavelength))

@@ -1,4 +1,4 @@
-"""Line opacity: atomic lines, hydrogen Balmer lines and molecular pseudo-lines on the internal bins.
+"""Line opacity: atomic, hydrogen Balmer and molecular pseudo-lines on the internal bins.
 
 Populations: Saha-Boltzmann, n_lower / g_lower = n_species exp(-chi / kT) / U_species, with
 n_species = n_nuclei * (element fraction) * (ionization fraction) * (free-atom fraction from the
@@ -83,19 +83,24 @@ def assemble(linelist, bands: dict, physics, wl_min: float, wl_max: float) -> Li
     loggf = ll.loggf[keep].astype(float).copy()
     if physics.loggf_scatter > 0:
         loggf += rng.normal(0.0, physics.loggf_scatter, loggf.size)
-    names = np.array([f"{ATOMS.symbols[e]} {'I' * (s + 1)}" for e, s in zip(el, ll.ion[keep])])
+    names = np.array(
+        [f"{ATOMS.symbols[e]} {'I' * (s + 1)}" for e, s in zip(el, ll.ion[keep], strict=True)]
+    )
     for species, off in physics.loggf_offsets.items():
         loggf[names == species] += off
     wl = ll.wavelength[keep].astype(float)
     stage = ll.ion[keep].astype(int)
     n = wl.size
-    grad = np.where(np.isfinite(ll.log_gamma_rad[keep]), 10.0 ** ll.log_gamma_rad[keep], 2.223e15 / wl**2)
+    grad = np.where(
+        np.isfinite(ll.log_gamma_rad[keep]), 10.0 ** ll.log_gamma_rad[keep], 2.223e15 / wl**2
+    )
     gsta = np.where(np.isfinite(ll.log_gamma_stark[keep]), 10.0 ** ll.log_gamma_stark[keep], 1e-6)
     vdw_default = np.where(stage == 0, 10.0**-7.6, 10.0**-8.0)
     gvdw = np.where(np.isfinite(ll.log_gamma_vdw[keep]) & (ll.log_gamma_vdw[keep] < 0),
                     10.0 ** np.minimum(ll.log_gamma_vdw[keep], 0.0), vdw_default)  # fmt: skip
     atomic = LineData(
-        wl=wl, kind=np.zeros(n, int), el=el, stage=stage, mol=np.full(n, -1), chi=ll.excitation[keep],
+        wl=wl, kind=np.zeros(n, int), el=el, stage=stage, mol=np.full(n, -1),
+        chi=ll.excitation[keep],
         loggf=loggf, mass=ATOMS.mass[el] * c.AMU, gamma_rad=grad, gamma_stark=gsta, gamma_vdw=gvdw,
         n_upper=np.zeros(n, int),
     )  # fmt: skip
@@ -114,9 +119,12 @@ def assemble(linelist, bands: dict, physics, wl_min: float, wl_max: float) -> Li
     if physics.molecules and len(bands["wavelength"]):
         m = bands["mol"]
         nm = m.size
-        mass = np.array([sum(ATOMS.mass[ATOMS.index(a)] for a in MOLECULES[MOL_NAMES[i]][:2]) for i in m])
+        mass = np.array(
+            [sum(ATOMS.mass[ATOMS.index(a)] for a in MOLECULES[MOL_NAMES[i]][:2]) for i in m]
+        )
         parts.append(LineData(
-            wl=bands["wavelength"], kind=np.full(nm, 2), el=np.full(nm, -1), stage=np.zeros(nm, int),
+            wl=bands["wavelength"], kind=np.full(nm, 2), el=np.full(nm, -1),
+            stage=np.zeros(nm, int),
             mol=m, chi=bands["excitation"], loggf=bands["loggf"], mass=mass * c.AMU,
             gamma_rad=2.223e15 / bands["wavelength"] ** 2, gamma_stark=np.zeros(nm),
             gamma_vdw=np.zeros(nm), n_upper=np.zeros(nm, int),
@@ -142,7 +150,9 @@ class LineOpacity:
         self.stark_h = t(np.where(lines.kind == 1, (lines.n_upper**2 - 4) / 12.0, 0.0)
                          * (lines.wl / 4862.7) ** 2 * 24.0 * physics.stark_factor)  # fmt: skip
         n_el = len(ATOMS.symbols)
-        self.sp_idx = torch.as_tensor(np.where(self.is_mol, 3 * n_el + lines.mol, 3 * lines.el + lines.stage))
+        self.sp_idx = torch.as_tensor(
+            np.where(self.is_mol, 3 * n_el + lines.mol, 3 * lines.el + lines.stage)
+        )
         self.log_k = t(np.log(K_LINE * lines.wl**2) + lines.loggf * np.log(10.0))
         self.lor_k = t(lines.wl**2 / (4.0 * np.pi * c.C_AA))
         self.ref_depth = ref_depth
@@ -200,7 +210,9 @@ class LineOpacity:
         pa, pf, pe = [], [], []
         outs = None
         for k in range(len(inputs)):
-            tang = tuple(torch.ones_like(x) if i == k else torch.zeros_like(x) for i, x in enumerate(inputs))
+            tang = tuple(
+                torch.ones_like(x) if i == k else torch.zeros_like(x) for i, x in enumerate(inputs)
+            )
             outs, (a, f, e) = torch.func.jvp(self.line_fn, inputs, tang)
             shape = outs[0].shape
             pa.append(a.expand(shape))
@@ -257,7 +269,11 @@ class _Group:
 
     def _geometry(self, per_depth: bool):
         if per_depth:
-            return self.x_lo[None, :, :, None], self.x_hi[None, :, :, None], self.width[None, :, :, None]
+            return (
+                self.x_lo[None, :, :, None],
+                self.x_hi[None, :, :, None],
+                self.width[None, :, :, None],
+            )
         return self.x_lo[None], self.x_hi[None], self.width[None]
 
     def _fe(self, f, eta, ref_depth):

@@ -126,7 +126,9 @@ def equilibrium(T, n_nuc, alpha, frac, U, n_iter: int = 30):
         mu = ATOMS.mass[_EL[a]] * ATOMS.mass[_EL[b]] / (ATOMS.mass[_EL[a]] + ATOMS.mass[_EL[b]])
         trans = c.SAHA_CONST * (mu * c.AMU / c.M_E) ** 1.5 * T**1.5
         Q[name] = _mol_partition(T, name)
-        K[name] = trans * U[:, _EL[a], 0] * U[:, _EL[b], 0] / Q[name] * torch.exp(-d0 / (c.K_B_EV * T))
+        K[name] = (
+            trans * U[:, _EL[a], 0] * U[:, _EL[b], 0] / Q[name] * torch.exp(-d0 / (c.K_B_EV * T))
+        )
     u = {s: torch.ones_like(T) for s in FREE_ELEMENTS}
     for _ in range(n_iter):
         n0 = {s: f0[s] * u[s] * N[s] for s in FREE_ELEMENTS}

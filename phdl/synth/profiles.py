@@ -39,8 +39,12 @@ def pseudo_voigt(dopp: torch.Tensor, hwhm_l: torch.Tensor) -> tuple[torch.Tensor
     fg = 2.0 * SQRT_LN2 * dopp
     fl = 2.0 * hwhm_l
     f = (
-        fg**5 + 2.69269 * fg**4 * fl + 2.42843 * fg**3 * fl**2 + 4.47163 * fg**2 * fl**3
-        + 0.07842 * fg * fl**4 + fl**5
+        fg**5
+        + 2.69269 * fg**4 * fl
+        + 2.42843 * fg**3 * fl**2
+        + 4.47163 * fg**2 * fl**3
+        + 0.07842 * fg * fl**4
+        + fl**5
     ) ** 0.2
     r = fl / f
     eta = 1.36603 * r - 0.47719 * r**2 + 0.11116 * r**3
@@ -53,12 +57,19 @@ def _diffs(x_lo, x_hi, f):
     centre, and erfc differences there instead of erf differences."""
     u_lo, u_hi = 2.0 * x_lo / f, 2.0 * x_hi / f
     side = (x_lo * x_hi) > 0
-    lor = torch.where(
-        side, torch.atan((u_hi - u_lo) / (1.0 + u_hi * u_lo)), torch.atan(u_hi) - torch.atan(u_lo)
-    ) / math.pi
+    lor = (
+        torch.where(
+            side,
+            torch.atan((u_hi - u_lo) / (1.0 + u_hi * u_lo)),
+            torch.atan(u_hi) - torch.atan(u_lo),
+        )
+        / math.pi
+    )
     v_lo, v_hi = SQRT_LN2 * u_lo, SQRT_LN2 * u_hi
     near, far = torch.minimum(v_lo.abs(), v_hi.abs()), torch.maximum(v_lo.abs(), v_hi.abs())
-    gau = 0.5 * torch.where(side, torch.erfc(near) - torch.erfc(far), torch.erf(v_hi) - torch.erf(v_lo))
+    gau = 0.5 * torch.where(
+        side, torch.erfc(near) - torch.erfc(far), torch.erf(v_hi) - torch.erf(v_lo)
+    )
     return lor, gau
 
 

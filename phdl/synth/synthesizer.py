@@ -61,9 +61,11 @@ class Synthesizer:
         i0 = self.grid.bin_i0
         cuts = np.flatnonzero(np.diff(i0)) + 1
         starts, ends = np.r_[0, cuts], np.r_[cuts, i0.size]
-        self._node_spans = [(int(i0[a]), int(a), int(b)) for a, b in zip(starts, ends)]
+        self._node_spans = [(int(i0[a]), int(a), int(b)) for a, b in zip(starts, ends, strict=True)]
         self.tau = torch.logspace(*p.log_tau_range, p.n_depth, dtype=torch.float64)
-        self._dlnt = float(np.log(10.0) * (p.log_tau_range[1] - p.log_tau_range[0]) / (p.n_depth - 1))
+        self._dlnt = float(
+            np.log(10.0) * (p.log_tau_range[1] - p.log_tau_range[0]) / (p.n_depth - 1)
+        )
         # label -> abundance map
         self._sun = torch.as_tensor(ATOMS.log_eps_sun)
         metal = np.array([s not in ("H", "He") for s in ATOMS.symbols], dtype=float)
@@ -72,7 +74,9 @@ class Synthesizer:
         for i, el in enumerate(L.ELEMENTS):
             xmap[i, ATOMS.index(el)] = 1.0
         self._xmap = torch.as_tensor(xmap)
-        self.lineop = LineOpacity(self.lines, self.grid, p, np.full(len(self.lines), 2), self.ref_depth)
+        self.lineop = LineOpacity(
+            self.lines, self.grid, p, np.full(len(self.lines), 2), self.ref_depth
+        )
         self.lineop = LineOpacity(self.lines, self.grid, p, self._window_widths(), self.ref_depth)
 
     # ------------------------------------------------------------------ set-up helpers
@@ -81,7 +85,9 @@ class Synthesizer:
         refs = np.array([L.solar(), L.solar(4000.0, 1.0, 2.0), L.solar(8000.0, 4.0, 2.0)])
         refs[:, 3] = 0.5
         refs[:, 4:] = L.UPPER[4:]
-        d = int(np.argmin(np.abs(np.linspace(*self.physics.log_tau_range, self.physics.n_depth) + 2)))
+        d = int(
+            np.argmin(np.abs(np.linspace(*self.physics.log_tau_range, self.physics.n_depth) + 2))
+        )
         with torch.no_grad():
             T, _, n_e, n_hi, vmic, kc_nodes, nsp = self._stage_a(torch.as_tensor(refs))
             loc = self.lineop.local(T, n_e, n_hi, vmic, nsp, kc_nodes)
@@ -135,8 +141,12 @@ class Synthesizer:
     def _jvp_all(self, fn, primal: torch.Tensor) -> tuple:
         """Primal outputs of ``fn(primal)`` and their derivatives along each of the 34 label
         directions, moved to a trailing axis of size 34 (forward mode, vmap over directions)."""
-        basis = torch.eye(L.N_LABELS, dtype=primal.dtype)[:, None, :].expand(-1, primal.shape[0], -1)
-        out, tan = torch.func.vmap(lambda t: torch.func.jvp(fn, (primal,), (t,)))(basis.contiguous())
+        basis = torch.eye(L.N_LABELS, dtype=primal.dtype)[:, None, :].expand(
+            -1, primal.shape[0], -1
+        )
+        out, tan = torch.func.vmap(lambda t: torch.func.jvp(fn, (primal,), (t,)))(
+            basis.contiguous()
+        )
         return tuple(o[0] for o in out), tuple(t.movedim(0, -1) for t in tan)
 
     def forward_with_jacobian(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -222,7 +232,9 @@ class Synthesizer:
         flux = np.concatenate(fluxes)
         if not np.all(np.isfinite(flux)):
             bad = int(np.argwhere(~np.isfinite(flux))[0, 0])
-            raise FloatingPointError(f"non-finite flux for star {bad} with labels {x[bad].tolist()}")
+            raise FloatingPointError(
+                f"non-finite flux for star {bad} with labels {x[bad].tolist()}"
+            )
         return (flux, np.concatenate(grads)) if with_gradients else flux
 
     def describe(self) -> dict:

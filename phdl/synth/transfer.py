@@ -52,7 +52,7 @@ def flux_from(r: torch.Tensor, S: torch.Tensor, dlnt: float, n_mu: int) -> torch
     mu, w = np.polynomial.legendre.leggauss(n_mu)
     mu, w = 0.5 * (mu + 1.0), 0.5 * w
     total = torch.zeros(r.shape[:2], dtype=r.dtype)
-    for m, wm in zip(mu, w):
+    for m, wm in zip(mu, w, strict=True):
         x = (t_lam / m).clamp_max(300.0)
         E = torch.exp(-x)
         d = x[..., 1:] - x[..., :-1]

@@ -30,13 +30,19 @@ class WaveGrid:
         k = np.arange(self.n) - K * margin
         logw = np.log10(physics.wl_start) + k * self.delta
         self.wl = 10.0**logw
-        self.edges = 10.0 ** (np.log10(physics.wl_start) + (np.arange(self.n + 1) - K * margin - 0.5) * self.delta)
+        self.edges = 10.0 ** (
+            np.log10(physics.wl_start) + (np.arange(self.n + 1) - K * margin - 0.5) * self.delta
+        )
         lo, hi = self.edges[0] - 1.0, self.edges[-1] + 1.0
         segs = [(lo, min(hi, PASCHEN_EDGE - 1e-6))]
         if hi > PASCHEN_EDGE:
             segs.append((PASCHEN_EDGE + 1e-6, hi))
         self.nodes = np.concatenate(
-            [np.linspace(a, b, max(2, int(np.ceil((b - a) / NODE_STEP)) + 1)) for a, b in segs if b > a]
+            [
+                np.linspace(a, b, max(2, int(np.ceil((b - a) / NODE_STEP)) + 1))
+                for a, b in segs
+                if b > a
+            ]
         )
         self.bin_i0, self.bin_w = self.node_weights(self.wl)
 

@@ -1,0 +1,64 @@
+"""Throughput of the ab initio engine: spectra/s and spectra-with-34-gradients/s.
+
+Usage: .venv/bin/python benchmarks/bench_engine.py [--grid N] [--compile 0|1]
+Prints one markdown table row per measurement (for BENCHMARKS.md). With --grid N it also times
+`phdl.grid.make_grid` for N spectra with gradients (the quick profile uses 320) and extrapolates
+linearly to the paper's 6,222 spectra.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from phdl.grid import make_grid, sample_labels
+from phdl.synth import Synthesizer
+
+
+def _rate(syn, x, grads: bool, batch: int, repeat: int) -> float:
+    t0 = time.perf_counter()
+    for _ in range(repeat):
+        syn(x, with_gradients=grads, batch_size=batch)
+    return repeat * len(x) / (time.perf_counter() - t0)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--grid", type=int, default=0, help="also time make_grid for N spectra")
+    ap.add_argument("--compile", type=int, default=1)
+    args = ap.parse_args()
+    cpu = platform.processor() or platform.machine()
+    print(
+        f"# {platform.node()} {cpu}, {torch.get_num_threads()} threads, "
+        f"torch {torch.__version__}, compile={args.compile}"
+    )
+    t0 = time.perf_counter()
+    syn = Synthesizer(compile=bool(args.compile))
+    print(f"engine set-up: {time.perf_counter() - t0:.1f} s ({len(syn.lines)} lines)")
+    x = sample_labels(64, 123)
+    for grads in (False, True):
+        for batch in (1, 8, 32):
+            n = batch if grads else max(batch, 8)
+            _rate(syn, x[:n], grads, batch, 1)  # warm-up (and compilation for this shape)
+            r = _rate(syn, x[:n], grads, batch, 1 if grads else 2)
+            kind = "spectra + 34 gradients" if grads else "spectra"
+            print(f"| engine | {kind} | batch {batch} | {r:.2f} spectra/s |")
+    if args.grid:
+        with tempfile.TemporaryDirectory() as tmp:
+            t0 = time.perf_counter()
+            make_grid(args.grid, 42, Path(tmp) / "g.h5", synthesizer=syn, progress=False)
+            dt = time.perf_counter() - t0
+        print(
+            f"| make_grid | {args.grid} spectra with gradients | {dt:.0f} s | "
+            f"{dt / args.grid:.2f} s/spectrum; "
+            f"6,222 extrapolated: {dt / args.grid * 6222 / 60:.0f} min |"
+        )
+
+
+if __name__ == "__main__":
+    main()
