@@ -1,4 +1,4 @@
-"""Command line: ``phdl grid | book`` (train / fit / catalog are added to :data:`COMMANDS`).
+"""Command line: ``phdl grid | train | book`` (fit / catalog are added to :data:`COMMANDS`).
 
 Every subcommand is a pair in :data:`COMMANDS`: a function adding its arguments to an argparse
 subparser, and a handler ``(args) -> int``. Errors from the library (ValueError,
@@ -63,6 +63,50 @@ def _grid(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---------------------------------------------------------------- phdl train
+def _train_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--grid", type=Path, required=True, help="training grid (HDF5)")
+    p.add_argument("--out", type=Path, required=True, help="model checkpoint to write / resume")
+    p.add_argument("--plain", action="store_true", help="no gradient loss (plain Transformer)")
+    p.add_argument("--mlp", action="store_true", help="the Payne-style MLP baseline")
+    p.add_argument("--epochs", type=int, default=None, help="maximum epochs (default: profile's)")
+    p.add_argument(
+        "--profile",
+        default="quick",
+        help="preset sizes and schedule: tiny, quick (default, a 2-core CPU) or full (the paper)",
+    )
+    p.add_argument(
+        "--grad-labels",
+        type=int,
+        default=None,
+        help="labels per step in the gradient loss (34 = full term; default: profile's)",
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _train(args: argparse.Namespace) -> int:
+    from phdl.grid import check_writable
+    from phdl.train import PRESETS, preset, train
+
+    if args.profile not in PRESETS:
+        raise ValueError(f"--profile must be one of {sorted(PRESETS)}, got {args.profile!r}")
+    changes = {}
+    if args.epochs is not None:
+        if args.epochs <= 0:
+            raise ValueError(f"--epochs must be a positive integer, got {args.epochs}")
+        changes["epochs"] = args.epochs
+    if args.grad_labels is not None:
+        if not 1 <= args.grad_labels <= 34:
+            raise ValueError(f"--grad-labels must be between 1 and 34, got {args.grad_labels}")
+        changes["grad_labels"] = args.grad_labels
+    if not args.grid.is_file():
+        raise FileNotFoundError(f"--grid: grid file {args.grid} not found")
+    check_writable(args.out)
+    config = preset(args.profile, mlp=args.mlp, plain=args.plain, **changes)
+    print(train(args.grid, args.out, config, progress=not args.quiet))
+    return 0
+
+
 # ---------------------------------------------------------------- phdl book
 def _book_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
@@ -86,6 +130,7 @@ COMMANDS: dict[
     str, tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]
 ] = {
     "grid": ("synthesize a training grid (resumable)", _grid_args, _grid),
+    "train": ("train an emulator on a grid (resumable)", _train_args, _train),
     "book": ("execute the notebooks and build the book", _book_args, _book),
 }
 

@@ -1,0 +1,175 @@
+"""Training configuration (Section 3.2) and the tiny / quick / full presets.
+
+:class:`TrainConfig` defaults are the paper's schedule with the paper's architecture: 11 wavelength
+segments, up to 3000 epochs each, Adam, cosine annealing from 1e-3, batch 256, early stopping
+after 500 epochs without test improvement, the full gradient term. The presets scale this down
+for a CPU (see :data:`PRESETS`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from phdl.emulator.config import MLPConfig, ModelConfig, TransformerConfig, config_for, kind_of
+from phdl.labels import N_LABELS
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that determines a training run (saved in the checkpoint).
+
+    - ``model``: architecture (:class:`TransformerConfig` or :class:`MLPConfig`).
+    - ``plain``: True = L_grad off (the "ordinary Transformer" of Figure 4), same schedule.
+    - ``epochs``: maximum epochs per segment; also the period T_max of the cosine annealing.
+    - ``patience``: stop a segment after this many epochs without a lower test loss; the
+      weights of the lowest test loss are kept.
+    - ``batch_size``, ``lr`` (initial), ``lr_min`` (end of the cosine).
+    - ``segments``: the spectrum is cut into this many contiguous pixel ranges, and one network
+      per segment is trained after the other, each with its own full schedule (our reading of
+      "trained the model segment by segment, each segment for 3000 epochs"); 1 = one network
+      for the whole spectrum. Memory per step scales with the segment's pixels.
+    - ``pixels_per_step``: 0 = every pixel of the segment in every step; n > 0 = a fresh random
+      subset of n pixels per step (the same for the batch). An unbiased estimate of the same
+      loss, n_pix / n times cheaper per step; the Transformer evaluates any wavelengths, so
+      this is how a CPU affords it.
+    - ``grad_labels``: 34 = the full gradient term (Eq. 10); k < 34 = a random subset of k
+      labels per step, reweighted by 34 / k (unbiased), about 34 / k times cheaper.
+    - ``grad_weight``: factor on L_grad (the paper: 1, L = L_spec + L_grad).
+    - ``micro_batch``: 0 = whole batch at once; m > 0 = accumulate the batch's gradient over
+      chunks of m spectra (bounds memory of the gradient term; same update up to rounding).
+    - ``eval_pixels``: 0 = test loss over every pixel of the segment; n > 0 = over a fixed
+      seeded subset of n pixels (cheaper; the same subset every epoch).
+    - ``monitor_grad``: also record the test gradient error of a plain model (if the grid has
+      gradients), for the training curves.
+    - ``test_fraction`` (paper 0.1, rounded up: 623 of 6222), ``split_seed`` (the 9:1 split),
+      ``seed`` (initialization, shuffling, pixel and label subsets).
+    """
+
+    model: ModelConfig = field(default_factory=TransformerConfig)
+    plain: bool = False
+    epochs: int = 3000
+    patience: int = 500
+    batch_size: int = 256
+    lr: float = 1e-3
+    lr_min: float = 0.0
+    segments: int = 11
+    pixels_per_step: int = 0
+    grad_labels: int = N_LABELS
+    grad_weight: float = 1.0
+    micro_batch: int = 0
+    eval_pixels: int = 0
+    monitor_grad: bool = True
+    test_fraction: float = 0.1
+    split_seed: int = 0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        kind_of(self.model)  # ValueError if not a model config
+        for name in ("epochs", "patience", "batch_size", "segments"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
+                raise ValueError(f"{name} must be a positive integer, got {v!r}")
+        for name in ("pixels_per_step", "micro_batch", "eval_pixels", "split_seed", "seed"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                raise ValueError(f"{name} must be a non-negative integer, got {v!r}")
+        if not (isinstance(self.grad_labels, int) and 1 <= self.grad_labels <= N_LABELS):
+            raise ValueError(f"grad_labels must be in 1..{N_LABELS}, got {self.grad_labels!r}")
+        if not 0.0 < self.test_fraction < 1.0:
+            raise ValueError(f"test_fraction must be in (0, 1), got {self.test_fraction}")
+        if not self.lr > 0 or not 0 <= self.lr_min <= self.lr:
+            raise ValueError(f"need lr > 0 and 0 <= lr_min <= lr, got {self.lr}, {self.lr_min}")
+        if not self.grad_weight >= 0:
+            raise ValueError(f"grad_weight must be >= 0, got {self.grad_weight}")
+
+    @property
+    def kind(self) -> str:
+        """'transformer' or 'mlp'."""
+        return kind_of(self.model)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict (``kind`` + model fields nested), as saved in a checkpoint."""
+        d = dataclasses.asdict(self)
+        d["kind"] = self.kind
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
+        """Inverse of :meth:`to_dict`."""
+        d = dict(d)
+        model = config_for(d.pop("kind", "transformer"), d.pop("model", {}))
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f"unknown TrainConfig field(s) {unknown}")
+        return cls(model=model, **d)
+
+    def replace(self, **changes: Any) -> TrainConfig:
+        """A copy with ``changes`` (``dataclasses.replace``)."""
+        return dataclasses.replace(self, **changes)
+
+
+#: Architecture and schedule per profile and kind. "full" is the paper (GPU expected);
+#: "quick" trains each model in a few minutes on a 2-core CPU (see BENCHMARKS.md / the
+#: chapter 02 notebook for what it reaches); "tiny" is for tests and the smoke-test book.
+PRESETS: dict[str, dict[str, TrainConfig]] = {
+    "full": {
+        "transformer": TrainConfig(),
+        "mlp": TrainConfig(model=MLPConfig(hidden=300), segments=1),
+    },
+    "quick": {
+        "transformer": TrainConfig(
+            model=TransformerConfig(
+                d_model=32, n_blocks=2, n_heads=4, n_tokens=8, ffn_dim=64, head_dim=64
+            ),
+            epochs=300,
+            patience=100,
+            batch_size=32,
+            segments=1,
+            pixels_per_step=128,
+            grad_labels=8,
+            eval_pixels=512,
+        ),
+        "mlp": TrainConfig(
+            model=MLPConfig(hidden=300),
+            epochs=2000,
+            patience=500,
+            batch_size=32,
+            segments=1,
+            grad_labels=8,
+        ),
+    },
+    "tiny": {
+        "transformer": TrainConfig(
+            model=TransformerConfig(
+                d_model=16, n_blocks=1, n_heads=2, n_tokens=4, ffn_dim=32, head_dim=32
+            ),
+            epochs=20,
+            patience=20,
+            batch_size=16,
+            segments=1,
+            pixels_per_step=64,
+            grad_labels=4,
+            eval_pixels=128,
+        ),
+        "mlp": TrainConfig(
+            model=MLPConfig(hidden=32),
+            epochs=40,
+            patience=40,
+            batch_size=16,
+            segments=1,
+            grad_labels=4,
+        ),
+    },
+}
+
+
+def preset(profile: str, *, mlp: bool = False, plain: bool = False, **changes: Any) -> TrainConfig:
+    """The :class:`TrainConfig` of ``profile`` ('tiny', 'quick', 'full') for the Transformer
+    (or the MLP baseline with ``mlp=True``), plain (no L_grad) if asked, with ``changes``."""
+    if profile not in PRESETS:
+        raise ValueError(f"unknown profile {profile!r}; expected one of {sorted(PRESETS)}")
+    cfg = PRESETS[profile]["mlp" if mlp else "transformer"]
+    return cfg.replace(plain=plain, **changes)
