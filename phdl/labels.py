@@ -125,3 +125,28 @@ def solar(
     out = np.zeros(N_LABELS)
     out[:4] = teff, logg, vmic, feh
     return out
+
+
+def coverage_table(labels: np.ndarray):
+    """Table 1 beside a label set: per label, the allowed range and the range actually covered.
+
+    ``labels`` (n, 34) physical. Returns an astropy Table with columns ``label``, ``unit``,
+    ``min (Table 1)``, ``max (Table 1)``, ``min (grid)``, ``max (grid)``, ``median (grid)``.
+    """
+    from astropy.table import Table
+
+    arr = validate(labels, check_range=False)
+    table = Table(
+        {
+            "label": list(LABELS),
+            "unit": [UNITS[n] for n in LABELS],
+            "min (Table 1)": LOWER,
+            "max (Table 1)": UPPER,
+            "min (grid)": arr.min(0),
+            "max (grid)": arr.max(0),
+            "median (grid)": np.median(arr, 0),
+        }
+    )
+    for col in table.colnames[2:]:
+        table[col].format = ".2f"
+    return table

@@ -62,8 +62,17 @@ def fig2_grid(labels: np.ndarray, ax: Axes | None = None) -> Figure:
     teff, logg, feh = (labels[:, index(k)] for k in ("Teff", "logg", "[Fe/H]"))
     size = 30.0 if len(labels) < 200 else 10.0 if len(labels) < 2000 else 4.0
     order = np.argsort(feh)  # metal-rich on top
-    sc = ax.scatter(teff[order], logg[order], c=feh[order], s=size, cmap="viridis",
-                    vmin=-4.0, vmax=0.5, edgecolors="none", alpha=0.85)
+    sc = ax.scatter(
+        teff[order],
+        logg[order],
+        c=feh[order],
+        s=size,
+        cmap="viridis",
+        vmin=-4.0,
+        vmax=0.5,
+        edgecolors="none",
+        alpha=0.85,
+    )
     fig.colorbar(sc, ax=ax, label="[Fe/H] [dex]")
     ax.set_xlabel(r"$T_\mathrm{eff}$ [K]")
     ax.set_ylabel(r"$\log g$ [dex, cgs]")
@@ -95,8 +104,9 @@ def _mark_features(ax: Axes, features: Mapping[str, Feature], lo: float, hi: flo
         x = float(np.mean(feat.wavelengths))
         for level in range(8):
             y = 0.97 - 0.065 * level
+            bbox = {"fc": "white", "ec": "none", "alpha": 0.8, "pad": 0.5}
             text = ax.text(x, y, name, transform=trans, ha="center", va="top", fontsize=8,
-                           color=color, bbox={"fc": "white", "ec": "none", "alpha": 0.8, "pad": 0.5})
+                           color=color, bbox=bbox)  # fmt: skip
             box = text.get_window_extent(renderer)
             if len(placed) <= level:
                 placed.append([])
@@ -173,13 +183,15 @@ def gradient_spectra(
     if unknown or not labels_to_show:
         raise ValueError(f"labels_to_show must be a non-empty subset of names; unknown: {unknown}")
     n = len(labels_to_show)
-    fig, axes = plt.subplots(n, 1, figsize=(13.0, 1.45 * n + 0.8), sharex=True,
-                             layout="constrained", squeeze=False)
+    fig, axes = plt.subplots(
+        n, 1, figsize=(13.0, 1.45 * n + 0.8), sharex=True, layout="constrained", squeeze=False
+    )
     for ax, label in zip(axes[:, 0], labels_to_show, strict=True):
         factor, unit = (100.0, "100 K") if label == "Teff" else (1.0, UNITS.get(label, "dex"))
         for k, g in enumerate(grads[:, names.index(label)]):
-            ax.plot(wavelength, factor * g, lw=0.7,
-                    label=None if star_names is None else star_names[k])
+            ax.plot(
+                wavelength, factor * g, lw=0.7, label=None if star_names is None else star_names[k]
+            )
         ax.axhline(0.0, color="0.6", lw=0.5)
         ax.set_ylabel(f"∂f/∂{label}\n[per {unit}]", fontsize=8)
         ax.tick_params(labelsize=8)
@@ -187,4 +199,31 @@ def gradient_spectra(
     axes[-1, 0].set_xlabel("vacuum wavelength [Å]")
     if star_names is not None:
         axes[0, 0].legend(loc="lower right", fontsize=8, ncol=len(star_names))
+    return fig
+
+
+def element_sensitivity(table, ax: Axes | None = None) -> Figure:
+    """Bar chart of the strongest |∂f/∂[X/Fe]| of every element, one bar group per star.
+
+    ``table`` is the output of :func:`phdl.synth.diagnostics.gradient_table`: a row per element
+    and, per star, a column ``max |df/d[X/Fe]| <star>`` (normalized flux per dex). The y axis
+    is logarithmic, with the 1 % (S/N 100 per pixel) level drawn for reference.
+    """
+    cols = [c for c in table.colnames if c.startswith("max |df/d[X/Fe]| ")]
+    if not cols:
+        raise ValueError("table has no 'max |df/d[X/Fe]| <star>' column")
+    elements = [str(e) for e in table["element"]]
+    fig, ax = _new_axes(ax, (13.0, 3.8))
+    x = np.arange(len(elements))
+    width = 0.8 / len(cols)
+    for k, col in enumerate(cols):
+        values = np.asarray(table[col], dtype=float)
+        ax.bar(x + (k - (len(cols) - 1) / 2) * width, np.maximum(values, 1e-7), width,
+               label=col.removeprefix("max |df/d[X/Fe]| "))  # fmt: skip
+    ax.axhline(0.01, color="0.3", ls=":", lw=1.0, label="1 % (noise at S/N 100)")
+    ax.set_yscale("log")
+    ax.set_xticks(x, [f"[{e}/Fe]" for e in elements], rotation=60, fontsize=8)
+    ax.set_ylabel("max |∂f/∂[X/Fe]| [per dex]")
+    ax.legend(fontsize=8)
+    ax.grid(axis="y", alpha=0.3)
     return fig

@@ -54,11 +54,9 @@ def test_profile_files_are_consistent(name):
         for key, value in params.items():
             if key.endswith("_path") and value:
                 assert value.startswith(f"runs/{name}/"), (key, value)
-    assert raw["chapters"]["01_ab_initio_grid"]["n_spectra"] == {
-        "tiny": 24,
-        "quick": 320,
-        "full": 6222,
-    }[name]
+    n = raw["chapters"]["01_ab_initio_grid"]["n_spectra"]
+    # tiny: seconds per chapter; quick: the issue's >= 300 spectra; full: the paper's 6,222
+    assert {"tiny": n <= 24, "quick": n >= 300, "full": n == 6222}[name], (name, n)
 
 
 def _parameter_names(notebook: Path) -> set[str]:
@@ -78,8 +76,7 @@ def _parameter_names(notebook: Path) -> set[str]:
 def test_profile_parameters_match_notebooks(name):
     raw = yaml.safe_load((ROOT / "data" / "profiles" / f"{name}.yml").read_text())
     missing = [c for c in raw["chapters"] if not (ROOT / "notebooks" / f"{c}.ipynb").is_file()]
-    if missing:
-        pytest.skip(f"notebooks not written yet: {missing}")
+    assert not missing, f"profile {name} lists chapters without a notebook: {missing}"
     profile = load_profile(name)
     for chapter, params in profile["chapters"].items():
         names = _parameter_names(ROOT / "notebooks" / f"{chapter}.ipynb")
