@@ -1,6 +1,6 @@
 """Throughput of the ab initio engine: spectra/s and spectra-with-34-gradients/s.
 
-Usage: .venv/bin/python benchmarks/bench_engine.py [--grid N] [--compile 0|1]
+Usage: .venv/bin/python benchmarks/bench_engine.py [--grid N] [--compile 0|1] [--threads T]
 Prints one markdown table row per measurement (for BENCHMARKS.md). With --grid N it also times
 `phdl.grid.make_grid` for N spectra with gradients (the quick profile uses 320) and extrapolates
 linearly to the paper's 6,222 spectra.
@@ -31,7 +31,10 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--grid", type=int, default=0, help="also time make_grid for N spectra")
     ap.add_argument("--compile", type=int, default=1)
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     cpu = platform.processor() or platform.machine()
     print(
         f"# {platform.node()} {cpu}, {torch.get_num_threads()} threads, "

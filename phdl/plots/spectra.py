@@ -1,10 +1,5 @@
-"""Figures of the book: one function per figure, each returning its matplotlib Figure.
-
-Conventions: wavelengths in Å (vacuum), labels in physical units (K, dex, km/s), fluxes
-normalized (Eq. 22-24), gradient spectra ∂flux/∂label per physical unit as the engine and the
-grid file give them. Only matplotlib is used and nothing is shown or saved here, so every
-function works under the non-interactive Agg backend (papermill, CI) as well as in JupyterLab.
-"""
+"""Figures of spectra: the grid (Figure 2), spectra with their features, gradient spectra and
+the per-element sensitivity (conventions in :mod:`phdl.plots`)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,116 @@
+"""Figures of the emulator: Figure 3 (emulated vs ab initio spectra, residual histograms) and
+training curves (conventions in :mod:`phdl.plots`)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.figure import Figure
+
+
+def _sigma_hist(ax, res: np.ndarray, title: str, paper: float | None, bins: np.ndarray) -> None:
+    res = np.asarray(res, dtype=float).ravel()
+    s = float(np.std(res))
+    ax.hist(res, bins=bins, color="tab:blue", alpha=0.8, density=True)
+    for sign in (-1, 1):
+        ax.axvline(sign * s, color="tab:red", lw=1.0, ls="--")
+    text = f"σ = {100 * s:.2f} % (ours)"
+    if paper is not None:
+        text += f"\nσ = {100 * paper:.2f} % (paper)"
+    ax.text(0.03, 0.95, text, transform=ax.transAxes, va="top", fontsize=9)
+    ax.set_yscale("log")
+    ax.set_title(title, fontsize=10)
+    ax.set_xlabel("emulated − ab initio flux")
+
+
+def fig3_emulation(
+    wavelength: np.ndarray,
+    flux_true: np.ndarray,
+    flux_emu: np.ndarray,
+    residuals: np.ndarray,
+    hot: np.ndarray,
+    star_label: str = "",
+    paper_sigma: Mapping[str, float] | None = None,
+) -> Figure:
+    """Figure 3: one test star's ab initio and emulated spectra with the residual below, and
+    histograms of the residuals over the whole test set, all stars and Teff > 4500 K.
+
+    ``wavelength`` (n_pix,) Å; ``flux_true`` / ``flux_emu`` (n_pix,) normalized flux of the
+    example star; ``residuals`` (n_test, n_pix) emulated − ab initio; ``hot`` (n_test,) bool,
+    Teff > 4500 K; ``paper_sigma`` may give the paper's σ under keys "all", "Teff > 4500 K"
+    and "example star" (fractions of the continuum).
+    """
+    wl = np.asarray(wavelength, dtype=float)
+    ft, fe = np.asarray(flux_true, dtype=float), np.asarray(flux_emu, dtype=float)
+    res = np.asarray(residuals, dtype=float)
+    hot = np.asarray(hot, dtype=bool)
+    if ft.shape != wl.shape or fe.shape != wl.shape:
+        raise ValueError(f"flux_true and flux_emu must have shape {wl.shape}")
+    if res.ndim != 2 or res.shape[1] != wl.size or hot.shape != (res.shape[0],):
+        raise ValueError(f"residuals must be (n, {wl.size}) and hot (n,); got {res.shape}, "
+                         f"{hot.shape}")  # fmt: skip
+    paper = dict(paper_sigma or {})
+    fig = plt.figure(figsize=(13.0, 8.0), layout="constrained")
+    gs = fig.add_gridspec(3, 2, height_ratios=[2.2, 1.0, 2.0])
+    ax0 = fig.add_subplot(gs[0, :])
+    ax1 = fig.add_subplot(gs[1, :], sharex=ax0)
+    ax0.plot(wl, ft, lw=0.8, color="k", label="ab initio (phdl.synth)")
+    ax0.plot(wl, fe, lw=0.8, color="tab:orange", alpha=0.85, label="emulated")
+    ax0.set_ylabel("normalized flux")
+    ax0.legend(loc="lower right", fontsize=9)
+    ax0.set_title(star_label, fontsize=10)
+    d = fe - ft
+    ax1.plot(wl, 100 * d, lw=0.6, color="tab:blue")
+    ax1.axhline(0.0, color="0.5", lw=0.5)
+    s = float(np.std(d))
+    note = f"σ = {100 * s:.2f} %"
+    if "example star" in paper:
+        note += f" (paper's example: {100 * paper['example star']:.1f} %)"
+    ax1.text(0.01, 0.9, note, transform=ax1.transAxes, va="top", fontsize=9)
+    ax1.set_ylabel("residual [%]")
+    ax1.set_xlabel("vacuum wavelength [Å]")
+    ax1.set_xlim(wl[0], wl[-1])
+    lim = max(0.02, float(np.quantile(np.abs(res), 0.999)))
+    bins = np.linspace(-lim, lim, 101)
+    _sigma_hist(fig.add_subplot(gs[2, 0]), res, f"all test stars (n = {len(res)})",
+                paper.get("all"), bins)  # fmt: skip
+    ax3 = fig.add_subplot(gs[2, 1])
+    if hot.any():
+        _sigma_hist(ax3, res[hot], f"Teff > 4500 K (n = {int(hot.sum())})",
+                    paper.get("Teff > 4500 K"), bins)  # fmt: skip
+    else:
+        ax3.text(0.5, 0.5, "no test star with Teff > 4500 K", ha="center", transform=ax3.transAxes)
+    return fig
+
+
+def training_curves(histories: Mapping[str, Sequence[Mapping[str, Sequence[float]]]]) -> Figure:
+    """Train and test loss against epoch for several models, one panel per model.
+
+    ``histories`` maps a model name to its per-segment history (``Emulator.history``: a list of
+    dicts with ``epoch``, ``train_loss``, ``test_loss``, and optionally ``train_spec`` /
+    ``test_spec``, the L1 flux term). Losses are L1 in normalized flux (+ the weighted L1 of the
+    gradient spectra where it was on).
+    """
+    if not histories:
+        raise ValueError("histories is empty")
+    n = len(histories)
+    fig, axes = plt.subplots(1, n, figsize=(4.4 * n, 3.6), layout="constrained", squeeze=False)
+    for ax, (name, segs) in zip(axes[0], histories.items(), strict=True):
+        for s, h in enumerate(segs):
+            if not h.get("epoch"):
+                continue
+            tag = f" (segment {s + 1})" if len(segs) > 1 else ""
+            ax.plot(h["epoch"], h["train_loss"], lw=0.9, label=f"train{tag}")
+            ax.plot(h["epoch"], h["test_loss"], lw=0.9, label=f"test{tag}")
+            if h.get("test_spec") and np.any(np.asarray(h["test_spec"]) != h["test_loss"]):
+                ax.plot(h["epoch"], h["test_spec"], lw=0.9, ls=":", label=f"test, flux term{tag}")
+        ax.set_yscale("log")
+        ax.set_xlabel("epoch")
+        ax.set_title(name, fontsize=10)
+        ax.grid(alpha=0.3)
+        if len(segs) <= 2:
+            ax.legend(fontsize=8)
+    axes[0, 0].set_ylabel("L1 loss")
+    return fig
