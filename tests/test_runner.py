@@ -147,3 +147,13 @@ def test_unknown_chapter_selection(tmp_path):
     root = _toy_root(tmp_path, "pass")
     with pytest.raises(ValueError, match="02_nope"):
         run_chapters("toy", root=root, chapters=["02_nope"])
+
+
+@pytest.mark.parametrize("notebook", sorted((ROOT / "notebooks").glob("*.ipynb")), ids=str)
+def test_papermill_parses_every_parameter(notebook):
+    """papermill must read each parameter (a comment holding '=' or ';' breaks its parser,
+    and the parameter is then silently not overridable)."""
+    import papermill as pm
+
+    parsed = set(pm.inspect_notebook(str(notebook)))
+    assert parsed == _parameter_names(notebook), notebook.name
