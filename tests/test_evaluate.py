@@ -79,13 +79,12 @@ def test_nearest_star():
     rows = np.arange(10, 50)
     k = ev.nearest_star(labels, rows, 5930.0, 4.48, 0.0)
     assert k in rows
-    d = lambda i: (
-        (labels[i, 0] - 5930) ** 2 / 1e4
-        + (labels[i, 1] - 4.48) ** 2 / 0.01
-        + (  # noqa: E731
-            labels[i, 3] ** 2 / 0.01
-        )
-    )
+
+    def d(i):
+        return (labels[i, 0] - 5930) ** 2 / 1e4 + (
+            (labels[i, 1] - 4.48) ** 2 + labels[i, 3] ** 2
+        ) / 0.01
+
     assert all(d(k) <= d(i) for i in rows)
 
 
