@@ -1,0 +1,119 @@
+"""Label recovery on a test set: bias and σ per label, the paper's bins, the Cramér–Rao bound,
+and the correlation of gradient spectra (Sections 3.3 and 3.4).
+
+Units: labels physical (Teff K, logg dex, vmic km/s, abundances dex); biases and σ in the
+label's unit; gradient spectra ∂(normalized flux)/∂label per physical unit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+from astropy.table import Table
+
+from phdl.labels import ELEMENTS, LABELS, UNITS, index
+
+#: The paper's test-set σ at median S/N 100 (Section 3.3): the three atmospheric parameters,
+#: and for the abundances the tier quoted for 4500-7000 K and [Fe/H] > -1 (dex).
+PAPER_SIGMA: dict[str, str] = {"Teff": "28.03", "logg": "0.11", "[Fe/H]": "0.12"}
+for _el in ("C", "N", "Na", "Mg", "Al", "Si", "Ca", "Sc", "Ti", "V", "Cr", "Mn", "Co", "Ni", "Sr"):
+    PAPER_SIGMA[f"[{_el}/Fe]"] = "< 0.1"
+for _el in ("Zr", "Ba", "La", "Nd"):
+    PAPER_SIGMA[f"[{_el}/Fe]"] = "0.1-0.2"
+for _el in ELEMENTS:
+    PAPER_SIGMA.setdefault(f"[{_el}/Fe]", "0.2-0.3")
+
+#: Fractions of high-quality flags quoted by the paper (Section 2.3), per element.
+PAPER_GOOD_FLAGS: dict[str, str] = {f"[{e}/Fe]": "≥ 0.90" for e in ELEMENTS}
+PAPER_GOOD_FLAGS.update({f"[{e}/Fe]": "~0.99" for e in ("Mg Sc Ti Cr Mn Co Ni Sr Ba".split())})
+PAPER_GOOD_FLAGS.update({f"[{e}/Fe]": "0.82-0.85" for e in ("Y", "Sm", "Pr")})
+PAPER_GOOD_FLAGS.update({f"[{e}/Fe]": "0.60-0.70" for e in ("Zr", "Ce", "Eu")})
+
+
+def paper_bins(labels: np.ndarray) -> dict[str, np.ndarray]:
+    """The paper's two bins of Section 3.3 for physical labels (n, 34): boolean masks
+    "4500-7000 K, [Fe/H] > -1" and "the rest"."""
+    lab = np.asarray(labels, dtype=float)
+    if lab.ndim != 2 or lab.shape[1] != len(LABELS):
+        raise ValueError(f"labels must be (n, {len(LABELS)}); got {lab.shape}")
+    teff, feh = lab[:, index("Teff")], lab[:, index("[Fe/H]")]
+    core = (teff >= 4500.0) & (teff <= 7000.0) & (feh > -1.0)
+    return {"4500-7000 K, [Fe/H] > -1": core, "the rest": ~core}
+
+
+def _check(truth: np.ndarray, fitted: np.ndarray, names: Sequence[str]) -> None:
+    if truth.shape != fitted.shape or truth.ndim != 2 or truth.shape[1] != len(names):
+        raise ValueError(
+            f"truth and fitted must both be (n, {len(names)}) for the labels given; "
+            f"got {truth.shape} and {fitted.shape}"
+        )
+
+
+def crlb_sigma(crlb: np.ndarray) -> np.ndarray:
+    """σ that an unbiased, efficient estimator reaches over a set of stars whose per-star
+    Cramér–Rao bounds are ``crlb`` (n, k): sqrt(mean over stars of σ_CRLB²), per label (k,)."""
+    c = np.asarray(crlb, dtype=float)
+    return np.sqrt(np.nanmean(c**2, axis=0))
+
+
+def recovery_table(
+    truth: np.ndarray,
+    fitted: np.ndarray,
+    names: Sequence[str],
+    bins: Mapping[str, np.ndarray] | None = None,
+    crlb: np.ndarray | None = None,
+) -> Table:
+    """Bias and σ of ``fitted − truth`` per label, overall and in each of ``bins``.
+
+    ``truth``, ``fitted`` (n, k) physical for the labels ``names``; ``bins`` maps a name to a
+    boolean mask (n,); ``crlb`` (n, k) per-star Cramér–Rao σ. Columns: ``label``, ``unit``,
+    ``bias``, ``σ``, ``σ <bin>`` per bin, and with ``crlb`` also ``σ CRLB`` (see
+    :func:`crlb_sigma`) and ``σ / σ CRLB``; ``σ paper`` from :data:`PAPER_SIGMA`.
+    Stars with a NaN fit (failed) are left out per label.
+    """
+    truth, fitted = np.asarray(truth, dtype=float), np.asarray(fitted, dtype=float)
+    names = list(names)
+    _check(truth, fitted, names)
+    d = fitted - truth
+    ok = np.isfinite(d)
+    table = Table({"label": names, "unit": [UNITS.get(n, "dex") for n in names]})
+    table["n"] = ok.sum(0)
+    table["bias"] = [
+        np.mean(d[ok[:, k], k]) if ok[:, k].any() else np.nan for k in range(len(names))
+    ]
+    table["σ"] = [np.std(d[ok[:, k], k]) if ok[:, k].any() else np.nan for k in range(len(names))]
+    for name, mask in (bins or {}).items():
+        mask = np.asarray(mask, dtype=bool)
+        if mask.shape != (len(d),):
+            raise ValueError(f"bin {name!r} must be a boolean mask of shape ({len(d)},)")
+        col = []
+        for k in range(len(names)):
+            sel = mask & ok[:, k]
+            col.append(np.std(d[sel, k]) if sel.sum() >= 2 else np.nan)
+        table[f"σ {name}"] = col
+    if crlb is not None:
+        crlb = np.asarray(crlb, dtype=float)
+        if crlb.shape != d.shape:
+            raise ValueError(f"crlb must be {d.shape}; got {crlb.shape}")
+        table["σ CRLB"] = crlb_sigma(crlb)
+        table["σ / σ CRLB"] = np.asarray(table["σ"]) / np.asarray(table["σ CRLB"])
+    table["σ paper"] = [PAPER_SIGMA.get(n, "") for n in names]
+    for col in table.colnames:
+        if col not in ("label", "unit", "n", "σ paper"):
+            table[col].format = ".3f"
+    return table
+
+
+def gradient_correlation(gradients: np.ndarray) -> np.ndarray:
+    """Pearson correlation over pixels between gradient spectra: (k, n_pix) -> (k, k).
+
+    A label whose gradient spectrum is zero everywhere gets NaN correlations.
+    """
+    g = np.asarray(gradients, dtype=float)
+    if g.ndim != 2:
+        raise ValueError(f"gradients must be (k, n_pix); got {g.shape}")
+    c = g - g.mean(1, keepdims=True)
+    norm = np.sqrt((c**2).sum(1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (c @ c.T) / np.outer(norm, norm)

@@ -1,0 +1,84 @@
+"""Recovery statistics, the paper's bins, CRLB aggregation, gradient correlations, Figs. 4-6."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from phdl import plots  # noqa: E402
+from phdl import recovery as rc  # noqa: E402
+from phdl.grid import sample_labels  # noqa: E402
+from phdl.labels import LABELS  # noqa: E402
+
+NAMES = ["Teff", "logg", "[Mg/Fe]"]
+
+
+def test_recovery_table_bias_sigma_bins_and_crlb():
+    rng = np.random.default_rng(1)
+    truth = rng.normal(size=(400, 3))
+    err = rng.normal(size=(400, 3)) * np.array([30.0, 0.1, 0.05]) + np.array([5.0, 0.0, -0.02])
+    fitted = truth + err
+    fitted[0, 2] = np.nan  # a failed fit is left out
+    bins = {"first half": np.arange(400) < 200, "second half": np.arange(400) >= 200}
+    crlb = np.tile([15.0, 0.1, 0.05], (400, 1))
+    t = rc.recovery_table(truth, fitted, NAMES, bins, crlb)
+    assert list(t["n"]) == [400, 400, 399]
+    assert t["bias"][0] == pytest.approx(5.0, abs=4.0)
+    assert t["σ"][0] == pytest.approx(30.0, rel=0.15)
+    assert t["σ / σ CRLB"][0] == pytest.approx(2.0, rel=0.15)
+    assert t["σ / σ CRLB"][1] == pytest.approx(1.0, rel=0.15)
+    assert t["σ first half"][2] == pytest.approx(0.05, rel=0.2)
+    assert t["σ paper"][0] == "28.03" and t["σ paper"][2] == "< 0.1"
+    with pytest.raises(ValueError, match="truth and fitted"):
+        rc.recovery_table(truth, fitted[:, :2], NAMES)
+    with pytest.raises(ValueError, match="crlb"):
+        rc.recovery_table(truth, fitted, NAMES, crlb=crlb[:10])
+
+
+def test_crlb_sigma_is_rms():
+    assert rc.crlb_sigma(np.array([[3.0], [4.0]]))[0] == pytest.approx(np.sqrt(12.5))
+
+
+def test_paper_bins():
+    lab = sample_labels(200, 0)
+    bins = rc.paper_bins(lab)
+    core = bins["4500-7000 K, [Fe/H] > -1"]
+    assert (core ^ bins["the rest"]).all()
+    assert (lab[core, 0] >= 4500).all() and (lab[core, 3] > -1).all()
+    with pytest.raises(ValueError):
+        rc.paper_bins(lab[:, :5])
+
+
+def test_gradient_correlation():
+    x = np.linspace(0, 10, 500)
+    g = np.stack([np.sin(x), 2 * np.sin(x) + 1, -np.sin(x), np.cos(3 * x), np.zeros_like(x)])
+    c = rc.gradient_correlation(g)
+    assert c[0, 1] == pytest.approx(1.0) and c[0, 2] == pytest.approx(-1.0)
+    assert abs(c[0, 3]) < 0.1 and np.isnan(c[4, 0])
+
+
+def test_paper_tables_cover_every_element():
+    assert all(name in rc.PAPER_SIGMA for name in LABELS[4:])
+    assert all(name in rc.PAPER_GOOD_FLAGS for name in LABELS[4:])
+
+
+def test_figures_4_5_6():
+    wl = np.linspace(3750, 4500, 200)
+    rng = np.random.default_rng(0)
+    g = rng.normal(size=(3, 34, 200))
+    fig = plots.fig4_gradients(wl, {"ab initio": g, "PhDLspec": g + 0.01, "plain": g * 1.2},
+                               ["[Co/Fe]", "[La/Fe]"], LABELS, ["a", "b", "c"])  # fmt: skip
+    assert len(fig.axes) == 12
+    assert len(fig.axes[0].lines) == 3  # three sources in the top panel
+    with pytest.raises(ValueError, match="shape"):
+        plots.fig4_gradients(wl, {"x": g[:2]}, ["[Co/Fe]"], LABELS, ["a", "b", "c"])
+    truth = rng.normal(size=(30, 3))
+    fig = plots.fig5_one_to_one(truth, truth + 0.1, NAMES, rng.uniform(-2, 0, 30), ncols=2)
+    assert "bias" in fig.axes[0].texts[0].get_text()
+    c = rc.gradient_correlation(g[0, :5])
+    fig = plots.fig6_correlations({"gradients": c, "covariance": c}, LABELS[:5])
+    assert len(fig.axes) == 3  # two heatmaps and the colorbar
