@@ -110,15 +110,38 @@ class Synthesizer:
         log_eps = self._sun[None] + self._metal[None] * x[:, 3:4] + x[:, 4:] @ self._xmap
         return 10.0 ** (log_eps - 12.0)
 
-    def _stage_a(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        """Depth-level quantities (small arrays): T, kappa_5000, n_e, n_HI (B, D), vmic (B,),
-        continuum opacity on the nodes (B, D, n_nodes) and species densities n/U (B, S, D)."""
+    def _depth_state(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Depth-level quantities (small arrays): T, kappa_5000, n_e, n_HI, Pe (B, D),
+        vmic (B,) and species densities n/U (B, S, D)."""
         teff, logg, vmic = x[:, 0], x[:, 1], x[:, 2]
         atm = atmosphere.build(teff, logg, self._abundances(x), self.physics, self.kappa5000)
         n_mol, q_mol, free = molecules.equilibrium(atm.T, atm.n_nuc, atm.alpha, atm.frac, atm.U)
         n_e, n_hi, nsp = self.lineop.drivers(atm, n_mol, q_mol, free)
-        kc_nodes = self.continuum(atm.T, atm.Pe, n_hi, n_e)
-        return atm.T, atm.kappa_ref, n_e, n_hi, vmic, kc_nodes, nsp
+        return atm.T, atm.kappa_ref, n_e, n_hi, atm.Pe, vmic, nsp
+
+    def _stage_a(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """:meth:`_depth_state` without Pe, plus the continuum opacity on the nodes
+        (B, D, n_nodes): T, kappa_5000, n_e, n_HI, vmic, kc_nodes, n/U."""
+        T, kref, n_e, n_hi, Pe, vmic, nsp = self._depth_state(x)
+        return T, kref, n_e, n_hi, vmic, self.continuum(T, Pe, n_hi, n_e), nsp
+
+    def _stage_a_with_tangents(self, x: torch.Tensor) -> tuple[tuple, tuple]:
+        """:meth:`_stage_a` and its derivatives along the 34 labels (trailing axis).
+
+        Forward mode (vmap over the 34 directions) runs through the small depth-level arrays
+        only; the continuum on the nodes, elementwise in depth, is differentiated with respect
+        to its four inputs (T, Pe, n_HI, n_e) and combined by the chain rule, which avoids
+        carrying 34 tangents of the (B, D, n_nodes) array through every operation."""
+        (T, kref, n_e, n_hi, Pe, vmic, nsp), tans = self._jvp_all(self._depth_state, x)
+        dT, dkref, dne, dnhi, dPe, dvmic, dnsp = tans
+        inputs = (T, Pe, n_hi, n_e)
+        kc, dkc = None, 0.0
+        for k, d_in in enumerate((dT, dPe, dnhi, dne)):
+            tang = tuple(torch.ones_like(v) if i == k else torch.zeros_like(v)
+                         for i, v in enumerate(inputs))  # fmt: skip
+            kc, partial = torch.func.jvp(self.continuum, inputs, tang)
+            dkc = dkc + partial[..., None] * d_in[:, :, None, :]
+        return (T, kref, n_e, n_hi, vmic, kc, nsp), (dT, dkref, dne, dnhi, dvmic, dkc, dnsp)
 
     def _kappa(self, kc_nodes, A, f, eta) -> torch.Tensor:
         """Total opacity on the internal bins (B, n_int, D) [cm^-1]."""
@@ -158,7 +181,7 @@ class Synthesizer:
         the summed flux gives every d F(lambda) / d kappa(lambda, d) at once) and the analytic
         partials of the binned profiles; the instrument is again forward mode.
         """
-        (T, kref, n_e, n_hi, vmic, kc, nsp), tangents = self._jvp_all(self._stage_a, x)
+        (T, kref, n_e, n_hi, vmic, kc, nsp), tangents = self._stage_a_with_tangents(x)
         dT, dkref, dne, dnhi, dvmic, dkc, dnsp = tangents
         lo = self.lineop
         inputs = lo.local(T, n_e, n_hi, vmic, nsp, kc)
