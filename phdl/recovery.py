@@ -117,3 +117,38 @@ def gradient_correlation(gradients: np.ndarray) -> np.ndarray:
     norm = np.sqrt((c**2).sum(1))
     with np.errstate(invalid="ignore", divide="ignore"):
         return (c @ c.T) / np.outer(norm, norm)
+
+
+def strongest_pairs(corr: np.ndarray, names: Sequence[str], n: int = 8) -> list[tuple]:
+    """The ``n`` label pairs with the largest |correlation| (off-diagonal, NaN skipped):
+    a list of (name_a, name_b, r), strongest first."""
+    corr = np.asarray(corr, dtype=float)
+    names = list(names)
+    if corr.shape != (len(names), len(names)):
+        raise ValueError(f"corr must be ({len(names)}, {len(names)}); got {corr.shape}")
+    i, j = np.triu_indices(len(names), k=1)
+    r = corr[i, j]
+    keep = np.isfinite(r)
+    order = np.argsort(-np.abs(r[keep]), kind="stable")[:n]
+    return [(names[a], names[b], float(v)) for a, b, v in
+            zip(i[keep][order], j[keep][order], r[keep][order], strict=True)]  # fmt: skip
+
+
+def block_strength(corr: np.ndarray, names: Sequence[str], blocks: Mapping[str, Sequence[str]]):
+    """Mean |correlation| within and between named blocks of labels: a Table with one row and
+    one column per block pair ("A × B"), the diagonal excluded within a block."""
+    corr = np.asarray(corr, dtype=float)
+    names = list(names)
+    idx = {b: [names.index(x) for x in members] for b, members in blocks.items()}
+    keys = list(blocks)
+    out = {}
+    for a_i, a in enumerate(keys):
+        for b in keys[a_i:]:
+            sub = np.abs(corr[np.ix_(idx[a], idx[b])])
+            if a == b:
+                sub = sub[~np.eye(len(idx[a]), dtype=bool)]
+            out[f"{a} × {b}"] = [float(np.nanmean(sub))] if sub.size else [np.nan]
+    table = Table(out)
+    for col in table.colnames:
+        table[col].format = ".2f"
+    return table

@@ -82,3 +82,14 @@ def test_figures_4_5_6():
     c = rc.gradient_correlation(g[0, :5])
     fig = plots.fig6_correlations({"gradients": c, "covariance": c}, LABELS[:5])
     assert len(fig.axes) == 3  # two heatmaps and the colorbar
+
+
+def test_strongest_pairs_and_blocks():
+    names = ["a", "b", "c", "d"]
+    corr = np.eye(4)
+    corr[0, 1] = corr[1, 0] = -0.9
+    corr[2, 3] = corr[3, 2] = 0.5
+    assert rc.strongest_pairs(corr, names, 2) == [("a", "b", -0.9), ("c", "d", 0.5)]
+    t = rc.block_strength(corr, names, {"ab": ["a", "b"], "cd": ["c", "d"]})
+    assert t["ab × ab"][0] == pytest.approx(0.9) and t["ab × cd"][0] == pytest.approx(0.0)
+    assert t["cd × cd"][0] == pytest.approx(0.5)
