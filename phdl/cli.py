@@ -1,4 +1,4 @@
-"""Command line: ``phdl grid | train | book`` (fit / catalog are added to :data:`COMMANDS`).
+"""Command line: ``phdl grid | train | fit | book`` (catalog is added to :data:`COMMANDS`).
 
 Every subcommand is a pair in :data:`COMMANDS`: a function adding its arguments to an argparse
 subparser, and a handler ``(args) -> int``. Errors from the library (ValueError,
@@ -107,6 +107,93 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---------------------------------------------------------------- phdl fit
+def _load_model(path: Path) -> Any:
+    """The emulator used by ``phdl fit`` (a function so that tests can replace it)."""
+    from phdl.emulator import load
+
+    return load(path)
+
+
+def _fit_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", type=Path, required=True, help="emulator checkpoint (phdl train)")
+    p.add_argument(
+        "--spectra",
+        type=Path,
+        required=True,
+        help="HDF5 file with datasets wavelength (n_pix,) vacuum Å, flux (n, n_pix) normalized, "
+        "ivar (n, n_pix) = 1/sigma^2 (0 masks a pixel); resampled onto the model's grid if needed",
+    )
+    p.add_argument("--out", type=Path, required=True, help="output label table (FITS)")
+    p.add_argument(
+        "--strategy",
+        choices=["two-stage", "full"],
+        default="two-stage",
+        help="two-stage (Group I, then Group II; default) or full (28 labels at once)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="random seed of CMA-ES (default 0)")
+    p.add_argument("--batch-size", type=int, default=64, help="stars fitted together (default 64)")
+    p.add_argument("--errors", action="store_true", help="add formal and chi2-scaled errors")
+    p.add_argument(
+        "--flags",
+        action="store_true",
+        help="add errors and the four-bit quality flags (50-point chi2 scans per label; "
+        "costs about as much as the fit)",
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _fit(args: argparse.Namespace) -> int:
+    import warnings
+
+    from phdl.fit import ResampleWarning, fit_spectra, read_spectra, write_table
+    from phdl.grid import check_writable
+
+    if args.seed < 0:
+        raise ValueError(f"--seed must be a non-negative integer, got {args.seed}")
+    if args.batch_size <= 0:
+        raise ValueError(f"--batch-size must be positive, got {args.batch_size}")
+    check_writable(args.out)
+    spectra = read_spectra(args.spectra)
+    model = _load_model(args.model)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResampleWarning)
+        table = fit_spectra(
+            model,
+            spectra.wavelength,
+            spectra.flux,
+            spectra.ivar,
+            strategy=args.strategy,
+            seed=args.seed,
+            batch_size=args.batch_size,
+            progress=not args.quiet,
+        )
+        if args.errors or args.flags:
+            from phdl.uncertainty import add_uncertainties
+
+            add_uncertainties(
+                table,
+                model,
+                spectra.flux,
+                spectra.ivar,
+                flags=args.flags,
+                wavelength=spectra.wavelength,
+            )
+    for w in caught:
+        if issubclass(w.category, ResampleWarning):
+            print(f"phdl: note: {w.message}", file=sys.stderr)
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    bad = [i for i, s in enumerate(table["status"]) if s != "ok"]
+    if bad:
+        print(
+            f"phdl: {len(bad)} of {len(table)} stars not fitted (see column status)",
+            file=sys.stderr,
+        )
+    print(write_table(table, args.out))
+    return 0
+
+
 # ---------------------------------------------------------------- phdl book
 def _book_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
@@ -131,6 +218,7 @@ COMMANDS: dict[
 ] = {
     "grid": ("synthesize a training grid (resumable)", _grid_args, _grid),
     "train": ("train an emulator on a grid (resumable)", _train_args, _train),
+    "fit": ("fit spectra with an emulator (CMA-ES, batched)", _fit_args, _fit),
     "book": ("execute the notebooks and build the book", _book_args, _book),
 }
 

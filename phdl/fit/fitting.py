@@ -1,0 +1,265 @@
+"""Fit spectra with an emulator: the full 28-label fit and the paper's two-stage strategy.
+
+Labels (Section 2.2.1): the 28 labels of Group I + Group II are fitted; the six of
+:data:`phdl.labels.NOT_FITTED` are held at fixed values:
+
+- default (``init=None``): vmic at the middle of the model's training range (1.75 km/s for
+  [0.5, 3.0]), the unfitted [X/Fe] at 0 (solar-scaled; the middle of the range if 0 is outside);
+- ``init`` (n, 34) physical: the held values and the starting point, per star.
+
+Start (``init=None``): the fitted [X/Fe] start at 0 (solar-scaled) and Teff, logg, [Fe/H] at the
+best of a coarse bank of model spectra — a regular 8 × 6 × 6 grid of cell centres over the
+model's Teff, logg and [Fe/H] ranges (:data:`BANK_SHAPE`, 288 spectra evaluated once per call,
+shared by all stars) — which places CMA-ES near the right basin and lets it start with a small
+step. Two-stage: stage I fits Group I with Group II at its start; stage II fits Group II with
+Group I fixed at the stage I result.
+
+CMA-ES settings (defaults, see :mod:`phdl.fit.cmaes`): ``sigma0`` = :data:`SIGMA0` scaled units
+(the bank's cell half-width is 0.04–0.08); population pycma's default 4 + ⌊3 ln k⌋;
+``max_iter`` :data:`MAX_ITER` generations per stage; ``tol`` = :data:`TOL` in total χ².
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from astropy.table import Table
+
+from phdl.fit.cmaes import run_stage
+from phdl.fit.linear import gauss_newton_start
+from phdl.fit.spectra import on_model_grid
+from phdl.labels import GROUP_I, GROUP_II, LABELS, N_LABELS, NOT_FITTED, index
+
+#: The 28 fitted labels, in :data:`phdl.labels.LABELS` order.
+FITTED: tuple[str, ...] = tuple(n for n in LABELS if n in GROUP_I or n in GROUP_II)
+STRATEGIES: dict[str, tuple[tuple[str, ...], ...]] = {
+    "two-stage": (GROUP_I, GROUP_II),
+    "full": (FITTED,),
+}
+#: Starting-bank grid: cells in Teff, logg, [Fe/H].
+BANK_SHAPE: tuple[int, int, int] = (8, 6, 6)
+SIGMA0 = 0.1
+#: Gauss–Newton steps that set CMA-ES's initial mean and covariance (see phdl.fit.linear).
+GN_STEPS = 2
+#: With a Gauss–Newton start, the initial step is this many (geometric-mean) σ of the Fisher
+#: covariance, capped at ``sigma0``.
+START_SIGMAS = 1.5
+MAX_ITER = 400
+TOL = 0.3
+
+
+def default_labels(model) -> np.ndarray:
+    """(34,) physical: the middle of the model's training range, with every [X/Fe] at 0 where
+    0 is inside its range (solar-scaled). The held values of the unfitted labels by default."""
+    lo = np.asarray(model.label_min, dtype=np.float64)
+    hi = np.asarray(model.label_max, dtype=np.float64)
+    out = 0.5 * (lo + hi)
+    for j, name in enumerate(LABELS):
+        if name.endswith("/Fe]") and lo[j] <= 0.0 <= hi[j]:
+            out[j] = 0.0
+    return out
+
+
+def bank_start(model, flux: np.ndarray, ivar: np.ndarray, base: np.ndarray) -> np.ndarray:
+    """Starting labels (n, 34): ``base`` (34,) with Teff, logg, [Fe/H] replaced by those of the
+    lowest-χ² spectrum of the :data:`BANK_SHAPE` bank (one ``predict`` call of 288 spectra).
+    ``flux``, ``ivar`` cleaned (n, n_pix) on the model's grid."""
+    lo = np.asarray(model.label_min, dtype=np.float64)
+    span = np.asarray(model.label_max, dtype=np.float64) - lo
+    idx = [index("Teff"), index("logg"), index("[Fe/H]")]
+    axes = [(np.arange(k) + 0.5) / k for k in BANK_SHAPE]
+    cells = np.stack(np.meshgrid(*axes, indexing="ij"), -1).reshape(-1, 3)
+    bank = np.repeat(np.asarray(base, dtype=np.float64)[None], len(cells), 0)
+    bank[:, idx] = lo[idx] + cells * span[idx]
+    model_flux = np.asarray(model.predict(bank), dtype=np.float64)
+    # χ²_ij = Σ_p w_ip (f_ip - m_jp)², expanded into matrix products
+    chi = (
+        np.einsum("ip,ip->i", ivar, flux * flux)[:, None]
+        - 2.0 * (ivar * flux) @ model_flux.T
+        + ivar @ (model_flux * model_flux).T
+    )
+    out = np.repeat(bank[:1], len(flux), 0)
+    out[:, idx] = bank[np.argmin(chi, axis=1)][:, idx]
+    return out
+
+
+def _labels_arg(value, n: int, name: str) -> np.ndarray:
+    arr = np.asarray(value, dtype=np.float64)
+    if arr.shape == (N_LABELS,):
+        arr = np.repeat(arr[None], n, 0)
+    if arr.shape != (n, N_LABELS):
+        raise ValueError(f"{name} must have shape ({n}, {N_LABELS}) physical, got {arr.shape}")
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        star, col = np.argwhere(bad)[0]
+        raise ValueError(f"{name} of star {star} has a non-finite {LABELS[col]}")
+    return arr
+
+
+def _start(model, flux, ivar, ok, init, held) -> np.ndarray:
+    """Starting labels (n, 34): ``init`` or the bank start, with the held values applied."""
+    n = len(flux)
+    base = default_labels(model)
+    if init is None:
+        start = np.repeat(base[None], n, 0)
+        if len(ok):
+            start[ok] = bank_start(model, flux[ok], ivar[ok], base)
+    else:
+        start = _labels_arg(init, n, "init")
+    if held is not None:
+        cols = [index(name) for name in NOT_FITTED]
+        start[:, cols] = _labels_arg(held, n, "held")[:, cols]
+    return start
+
+
+def _check_options(strategy: str, popsize, max_iter, tol, batch_size, sigma0) -> None:
+    if strategy not in STRATEGIES:
+        raise ValueError(f"strategy must be one of {sorted(STRATEGIES)}, got {strategy!r}")
+    if popsize is not None and (not isinstance(popsize, int | np.integer) or popsize < 2):
+        raise ValueError(f"popsize must be an integer >= 2 or None, got {popsize!r}")
+    if not isinstance(max_iter, int | np.integer) or max_iter < 1:
+        raise ValueError(f"max_iter must be a positive integer, got {max_iter!r}")
+    if not tol > 0:
+        raise ValueError(f"tol must be > 0 (total χ²), got {tol!r}")
+    if not isinstance(batch_size, int | np.integer) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    if not 0 < sigma0 <= 1:
+        raise ValueError(f"sigma0 must be in (0, 1] (scaled label units), got {sigma0!r}")
+
+
+def fit_spectra(
+    model,
+    wavelength: np.ndarray,
+    flux: np.ndarray,
+    ivar: np.ndarray,
+    *,
+    strategy: str = "two-stage",
+    init: np.ndarray | None = None,
+    held: np.ndarray | None = None,
+    seed: int = 0,
+    popsize: int | None = None,
+    max_iter: int | None = None,
+    tol: float = TOL,
+    sigma0: float = SIGMA0,
+    gn_steps: int = GN_STEPS,
+    batch_size: int = 64,
+    progress: bool = True,
+) -> Table:
+    """Fit spectra with CMA-ES through ``model`` (an emulator: ``predict``, ``wavelength``,
+    ``label_min``, ``label_max``), batched over stars.
+
+    ``wavelength`` (n_pix,) Å; ``flux``, ``ivar`` (n, n_pix) normalized flux and 1/σ² (0 or a
+    non-finite flux masks a pixel). Spectra on another wavelength grid are resampled onto the
+    model's (linear interpolation, with a :class:`~phdl.fit.spectra.ResampleWarning`).
+    ``strategy``: "two-stage" (Group I, then Group II) or "full" (28 labels at once);
+    ``init`` (n, 34) physical: start and held values (see the module docstring);
+    ``held`` (n, 34) or (34,) physical: values of the six unfitted labels only (other columns
+    ignored), overriding the default or ``init`` for them;
+    ``seed``: all randomness; ``popsize``: λ per stage (None: pycma's default);
+    ``max_iter``: generations per stage (None: :data:`MAX_ITER`); ``tol``: stop when χ² is flat
+    to ``tol`` in total χ²; ``sigma0``: initial step (scaled units; with a Gauss–Newton start
+    the cap on it); ``gn_steps``: Gauss–Newton steps setting CMA-ES's initial mean and
+    covariance per stage (0: isotropic start at ``sigma0``); ``batch_size``: stars
+    advancing together (their populations are evaluated in one ``predict`` call).
+
+    Returns an astropy Table, one row per star: the 34 labels (physical; NaN if not fitted),
+    ``Chisq`` (reduced, Eq. 15), ``n_iter`` (generations, all stages), ``n_eval`` (model
+    spectra evaluated for this star, excluding the shared starting bank), ``stop`` (the stop
+    reason of each stage, " | "-separated) and ``status`` ("ok" or what was wrong with the star).
+    """
+    max_iter = MAX_ITER if max_iter is None else max_iter
+    _check_options(strategy, popsize, max_iter, tol, batch_size, sigma0)
+    flux, ivar = on_model_grid(model.wavelength, wavelength, flux, ivar)
+    n = len(flux)
+    stages = [[index(name) for name in LABELS if name in group] for group in STRATEGIES[strategy]]
+    n_fit = sum(len(s) for s in stages)
+
+    n_good = (ivar > 0).sum(1)
+    status = np.array(["ok"] * n, dtype=object)
+    status[n_good == 0] = "no usable pixels: every pixel is masked (ivar 0 or non-finite flux)"
+    few = (n_good > 0) & (n_good < n_fit)
+    status[few] = [f"only {k} usable pixels for {n_fit} fitted labels" for k in n_good[few]]
+    ok = np.flatnonzero(status == "ok")
+
+    start = _start(model, flux, ivar, ok, init, held)
+
+    labels = np.full((n, N_LABELS), np.nan)
+    chisq = np.full(n, np.nan)
+    n_iter = np.zeros(n, dtype=np.int64)
+    n_eval = np.zeros(n, dtype=np.int64)
+    stop = np.array([""] * n, dtype=object)
+
+    from tqdm.auto import tqdm
+
+    with tqdm(total=len(ok), unit="star", disable=not progress, desc=f"fit ({strategy})") as bar:
+        for b in range(0, len(ok), batch_size):
+            stars = ok[b : b + batch_size]
+            current = start[stars]
+            reasons: list[list[str]] = [[] for _ in stars]
+            n_b = len(stars)
+            for s, fit_idx in enumerate(stages):
+                cov0, step0 = None, sigma0
+                if gn_steps > 0:
+                    current, cov0, ev = gauss_newton_start(
+                        model, flux[stars], ivar[stars], current, fit_idx, steps=gn_steps
+                    )
+                    n_eval[stars] += ev
+                    geo = np.exp(np.mean(np.log(np.diagonal(cov0, axis1=1, axis2=2)), axis=1))
+                    step0 = np.minimum(START_SIGMAS * np.sqrt(geo), sigma0)
+                res = run_stage(
+                    model,
+                    flux[stars],
+                    ivar[stars],
+                    current,
+                    fit_idx,
+                    [(seed, int(i), s) for i in stars],
+                    sigma0=step0,
+                    cov0=cov0,
+                    popsize=popsize,
+                    max_iter=max_iter,
+                    tol=tol,
+                    on_generation=lambda a, s=s, n_b=n_b: bar.set_postfix(
+                        stage=s + 1, running=f"{a}/{n_b}", refresh=False
+                    ),
+                )
+                current = res.labels
+                n_iter[stars] += res.n_iter
+                n_eval[stars] += res.n_eval
+                for r, why in zip(reasons, res.stop, strict=True):
+                    r.append(why)
+            labels[stars] = current
+            chisq[stars] = res.chisq
+            stop[stars] = [" | ".join(r) for r in reasons]
+            bar.update(len(stars))
+
+    return _table(labels, chisq, n_iter, n_eval, stop, status, strategy, seed, tol)
+
+
+def write_table(table: Table, path: str | os.PathLike[str]) -> Path:
+    """Write a label table as FITS, atomically (a temporary name, then rename)."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.fits")
+    try:
+        table.write(tmp, format="fits", overwrite=True)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path
+
+
+def _table(labels, chisq, n_iter, n_eval, stop, status, strategy, seed, tol) -> Table:
+    cols: dict[str, Sequence] = {name: labels[:, j] for j, name in enumerate(LABELS)}
+    cols.update(
+        Chisq=chisq,
+        n_iter=n_iter,
+        n_eval=n_eval,
+        stop=np.array([str(s) for s in stop], dtype=str),
+        status=np.array([str(s) for s in status], dtype=str),
+    )
+    table = Table(cols)
+    table.meta.update({"STRATEGY": strategy, "SEED": int(seed), "TOL": float(tol)})
+    return table
