@@ -239,11 +239,21 @@ def fit_spectra(
 
 
 def write_table(table: Table, path: str | os.PathLike[str]) -> Path:
-    """Write a label table as FITS, atomically (a temporary name, then rename)."""
+    """Write a label table as FITS, atomically (a temporary name, then rename).
+
+    Column names keep the paper's Table 4 spelling (``[Fe/H]``, ``[Mg/Fe]_err``); FITS allows
+    them, and astropy's advice to use only letters, digits and underscores is silenced.
+    """
+    import warnings
+
+    from astropy.io.fits.verify import VerifyWarning
+
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.fits")
     try:
-        table.write(tmp, format="fits", overwrite=True)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "It is strongly recommended", VerifyWarning)
+            table.write(tmp, format="fits", overwrite=True)
         os.replace(tmp, path)
     finally:
         if tmp.exists():
