@@ -144,6 +144,7 @@ def _fit_args(p: argparse.ArgumentParser) -> None:
 
 
 def _fit(args: argparse.Namespace) -> int:
+    """Fit; finished batches go to ``<out>.partial.npz``, so an interrupted run resumes."""
     import warnings
 
     from phdl.fit import ResampleWarning, fit_spectra, read_spectra, write_table
@@ -167,6 +168,7 @@ def _fit(args: argparse.Namespace) -> int:
             seed=args.seed,
             batch_size=args.batch_size,
             progress=not args.quiet,
+            checkpoint=args.out.with_name(args.out.name + ".partial.npz"),
         )
         if args.errors or args.flags:
             from phdl.uncertainty import add_uncertainties

@@ -78,6 +78,12 @@ def _fresh(cfg: TrainConfig, grid: Any, ghash: str, grid_path: Path) -> dict[str
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed)
         nets = nn.ModuleList(build_network(cfg.model, b - a) for a, b in segments)
+    if not cfg.plain and cfg.label_init == "sensitivity":
+        sens = np.nan_to_num(sigma * (hi - lo))
+        factor = torch.as_tensor(sens / sens.max(), dtype=torch.float32)
+        with torch.no_grad():
+            for net in nets:
+                net.input_layer().weight.mul_(factor[None, :])
     state = _cpu(nets.state_dict())
     n_seg = len(segments)
     return {
@@ -265,6 +271,7 @@ def _train_segment(
     if len(ckpt["segments"]) > 1:
         label += f" seg {s + 1}/{len(ckpt['segments'])}"
     bar = tqdm(total=cfg.epochs, initial=prog["epoch"], desc=label, unit="ep", disable=not progress)
+    last_test = float("nan")
     with bar:
         for epoch in range(prog["epoch"], cfg.epochs):
             if epoch > 0 and epoch - 1 - prog["best_epoch"][s] >= cfg.patience:
@@ -280,7 +287,7 @@ def _train_segment(
                 if 0 < pps < n_seg:
                     pix = (torch.randperm(n_seg, generator=g)[:pps].sort().values + a).to(dev)
                 which = None
-                if not cfg.plain:
+                if not cfg.plain and epoch >= cfg.grad_warmup:
                     which = (
                         torch.arange(N_LABELS)
                         if k == N_LABELS
@@ -292,16 +299,35 @@ def _train_segment(
                 mb = cfg.micro_batch or len(rows)
                 for j in range(0, len(rows), mb):
                     r = rows[j : j + mb]
-                    loss, spec, grad = batch_loss(net, data, r, pix, q, which, cfg.grad_weight)
+                    loss, spec, grad = batch_loss(
+                        net,
+                        data,
+                        r,
+                        pix,
+                        q,
+                        which,
+                        cfg.grad_weight,
+                        norm=cfg.grad_norm,
+                        grad_rows=cfg.grad_batch,
+                    )
                     (loss * (len(r) / len(rows))).backward()
                     gval = grad.item() if grad is not None else float("nan")
                     sums += np.array([loss.item(), spec.item(), gval]) * len(r)
                 opt.step()
             sched.step()
-            t_spec, t_grad = evaluate(
-                net, data, data.test, eval_pix, query(eval_pix), with_grad=test_grad
-            )
-            t_loss = t_spec + (0.0 if cfg.plain else cfg.grad_weight * t_grad)
+            t_spec = t_grad = t_loss = float("nan")
+            if (epoch + 1) % cfg.eval_every == 0 or epoch + 1 == cfg.epochs:
+                t_spec, t_grad = evaluate(
+                    net,
+                    data,
+                    data.test,
+                    eval_pix,
+                    query(eval_pix),
+                    with_grad=test_grad,
+                    norm=cfg.grad_norm,
+                )
+                t_loss = t_spec + (0.0 if cfg.plain else cfg.grad_weight * t_grad)
+                last_test = t_loss
             tr = sums / n_train
             rec = dict(
                 zip(
@@ -325,7 +351,7 @@ def _train_segment(
                 loss=f"{tr[0]:.4g}",
                 spec=f"{tr[1]:.4g}",
                 grad=f"{tr[2]:.4g}",
-                test=f"{t_loss:.4g}",
+                test=f"{last_test:.4g}",
                 best=f"{prog['best_test'][s]:.4g}",
             )
             if callback is not None:

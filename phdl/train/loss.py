@@ -29,11 +29,19 @@ def batch_loss(
     query: torch.Tensor | None,
     which: torch.Tensor | None,
     grad_weight: float = 1.0,
+    method: str = "manual",
+    norm: str = "l1",
+    grad_rows: int = 0,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
     """(L, L_spec, L_grad) of one batch; ``which`` None = no gradient term (plain).
 
     ``rows``: grid rows (B,); ``pix``: grid pixel indices (P,); ``query``: the network's
-    query for those pixels; ``which``: label indices (k,) whose gradient spectra are matched.
+    query for those pixels; ``which``: label indices (k,) whose gradient spectra are matched;
+    ``method``: how the model's derivatives are computed (see
+    :func:`phdl.emulator.flux_and_jacobian`); ``norm``: "l1" (Eq. 10) or "l2" (squared
+    weighted errors, Σ_m w_m² (∂f/∂θ_m - ∂f̂/∂θ_m)²); ``grad_rows`` > 0: L_grad from the first
+    ``grad_rows`` spectra of the batch only (an unbiased estimate when the batch is shuffled),
+    L_spec from all of them.
     """
     x = data.labels[rows]
     flux = data.flux[rows[:, None], pix[None, :]]
@@ -41,13 +49,18 @@ def batch_loss(
         pred = net((x - data.lo) / data.span, query)
         spec = (pred - flux).abs().mean()
         return spec, spec, None
-    pred, jac = flux_and_jacobian(net, x, query, data.lo, data.span, which)
-    spec = (pred - flux).abs().mean()
     if data.gradients is None:
         raise ValueError("the gradient loss needs a grid with gradients")
+    g = len(rows) if grad_rows <= 0 else min(grad_rows, len(rows))
+    pred, jac = flux_and_jacobian(net, x[:g], query, data.lo, data.span, which, method)
+    if g < len(rows):
+        pred = torch.cat([pred, net((x[g:] - data.lo) / data.span, query)])
+    spec = (pred - flux).abs().mean()
+    rows = rows[:g]
     true = data.gradients[rows[:, None, None], which[None, :, None], pix[None, None, :]]
     w = data.weights[which][None, :, None]
-    grad = (N_LABELS / len(which)) * ((jac - true).abs() * w).sum(dim=1).mean()
+    err = ((jac - true) * w).abs() if norm == "l1" else ((jac - true) * w) ** 2
+    grad = (N_LABELS / len(which)) * err.sum(dim=1).mean()
     return spec + grad_weight * grad, spec, grad
 
 
@@ -60,6 +73,7 @@ def evaluate(
     *,
     with_grad: bool,
     batch_size: int = 64,
+    norm: str = "l1",
 ) -> tuple[float, float]:
     """(L_spec, L_grad) averaged over ``rows`` at pixels ``pix``, the full gradient term
     (all 34 labels; NaN when ``with_grad`` is False). No weight update."""
@@ -68,7 +82,7 @@ def evaluate(
     with torch.no_grad():
         for b in range(0, len(rows), batch_size):
             r = rows[b : b + batch_size]
-            _, spec, grad = batch_loss(net, data, r, pix, query, which)
+            _, spec, grad = batch_loss(net, data, r, pix, query, which, norm=norm)
             spec_sum += spec.item() * len(r)
             grad_sum += grad.item() * len(r) if grad is not None else 0.0
     n = len(rows)

@@ -1,0 +1,187 @@
+"""Emulator throughput vs the engine, and the cost and effect of the gradient loss.
+
+Usage: .venv/bin/python benchmarks/bench_emulator.py [--grid runs/quick/grid.h5] [--epochs 3]
+
+Prints markdown table rows (for BENCHMARKS.md):
+1. spectra/s and Jacobians/s (34 gradient spectra each) of the emulators at batch 1, 64 and
+   1024 (Transformer quick and full configs, MLP), untrained weights (the cost does not depend
+   on them), 3800 pixels; and the engine's spectra/s (``Synthesizer(compile=False)``) in the
+   same run;
+2. seconds per training epoch on the grid (default runs/quick/grid.h5, 320 spectra; a fake grid
+   of the same size if it is missing) for each model and way of computing the gradient term:
+   plain (no L_grad), hand-written forward mode with all 34 labels ("manual, k=34"), with a
+   random subset of k labels ("manual, k=8 / k=4"), and torch.func (vmap of jvp, k=34);
+3. the effect: after the same number of epochs from the same initialization, the test-set
+   flux residual σ and the relative RMS error of the 34 gradient spectra,
+   ||J - G|| / ||G|| (median over labels), for plain vs the subset and full gradient terms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from phdl.emulator import MLPConfig, build_network, load
+from phdl.emulator.model import Emulator, split_segments
+from phdl.grid import read_grid, sample_labels
+from phdl.labels import LABELS, LOWER, UPPER
+from phdl.train import PRESETS, train
+
+
+def _emulator(config, wavelength: np.ndarray, n_segments: int = 1) -> Emulator:
+    segments = split_segments(len(wavelength), n_segments)
+    torch.manual_seed(0)
+    nets = nn.ModuleList(build_network(config, b - a) for a, b in segments)
+    return Emulator(config, nets, wavelength, segments, LABELS, LOWER, UPPER)
+
+
+def _rate(fn, n: int, min_time: float = 1.0) -> float:
+    fn()  # warm-up
+    done, t0 = 0, time.perf_counter()
+    while True:
+        fn()
+        done += n
+        dt = time.perf_counter() - t0
+        if dt >= min_time:
+            return done / dt
+
+
+def throughput(wavelength: np.ndarray) -> None:
+    print("\n| model | batch | spectra/s | Jacobians/s (34 × n_pix) |")
+    print("| --- | --- | --- | --- |")
+    models = {
+        "Transformer quick": _emulator(PRESETS["quick"]["transformer"].model, wavelength),
+        "Transformer full (paper, 11 segments)": _emulator(
+            PRESETS["full"]["transformer"].model, wavelength, 11
+        ),
+        "MLP (Payne, 300)": _emulator(MLPConfig(hidden=300), wavelength),
+    }
+    for name, emu in models.items():
+        for batch in (1, 64, 1024):
+            labels = sample_labels(batch, 7)
+            big = name.startswith("Transformer full") and batch > 1
+            r_f = _rate(lambda lab=labels, emu=emu: emu.predict(lab), batch)
+            jb = min(batch, 16 if name.startswith("Transformer") else 64)
+            if big and batch == 1024:
+                r_j = float("nan")  # minutes per call; not informative beyond batch 64
+            else:
+                r_j = _rate(
+                    lambda lab=labels, jb=jb, emu=emu: emu.jacobian(lab, batch_size=jb), batch
+                )
+            print(f"| {name} | {batch} | {r_f:,.1f} | {r_j:,.2f} |")
+
+
+def engine_rate() -> float:
+    from phdl.synth import Synthesizer
+
+    syn = Synthesizer(compile=False)
+    x = sample_labels(8, 11)
+    syn(x[:2])  # warm-up
+    t0 = time.perf_counter()
+    syn(x)
+    return len(x) / (time.perf_counter() - t0)
+
+
+def _errors(path: Path, grid) -> tuple[float, float, float]:
+    emu = load(path)
+    te = emu.test_indices
+    resid = emu.predict(grid.labels[te]) - grid.flux[te]
+    jac = emu.jacobian(grid.labels[te[:16]]).astype(np.float64)
+    true = grid.gradients[te[:16]].astype(np.float64)
+    rel = np.sqrt(((jac - true) ** 2).sum(axis=(0, 2)) / (true**2).sum(axis=(0, 2)))
+    return float(resid.std()), float(np.median(rel)), float(rel[0])
+
+
+def epochs(grid_path: Path, n_epochs: int) -> None:
+    grid = read_grid(grid_path)
+    print(f"\n# training: {grid_path} ({len(grid)} spectra × {len(grid.wavelength)} pixels), "
+          f"{n_epochs} epochs each, same seed")  # fmt: skip
+    print("| model | gradient term | s/epoch | test σ | grad rel. RMS (median) | Teff |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    variants = [
+        ("plain", {"plain": True}),
+        ("manual, k=4", {"grad_labels": 4}),
+        ("manual, k=8", {"grad_labels": 8}),
+        ("manual, k=34 (full)", {"grad_labels": 34}),
+    ]
+    with tempfile.TemporaryDirectory() as tmp:
+        for kind in ("transformer", "mlp"):
+            base = PRESETS["quick"][kind].replace(
+                epochs=n_epochs, patience=n_epochs, eval_every=n_epochs
+            )
+            for label, change in variants:
+                cfg = dataclasses.replace(base, **change)
+                out = Path(tmp) / f"{kind}-{label[:9]}.pt"
+                t0 = time.perf_counter()
+                train(grid_path, out, cfg, progress=False)
+                hist = load(out).history[0]
+                per_epoch = float(np.mean(hist["seconds"]))
+                sigma, rel, rel_teff = _errors(out, grid)
+                name = f"{kind} quick"
+                print(
+                    f"| {name} | {label} | {per_epoch:.2f} | {sigma:.4f} | {rel:.3f} | "
+                    f"{rel_teff:.3f} |  <!-- {time.perf_counter() - t0:.0f} s -->"
+                )
+        # torch.func: timing of one training step only (its weight gradients through
+        # LayerNorm are wrong in torch 2.13, see phdl.emulator.flux_and_jacobian)
+        step_time(grid)
+
+
+def step_time(grid) -> None:
+    from phdl.train.data import TrainData, gradient_sigma, label_scaling
+    from phdl.train.loss import batch_loss
+
+    idx = np.arange(len(grid))
+    lo, hi = label_scaling(grid.labels)
+    data = TrainData.build(grid, idx, idx, lo, hi, gradient_sigma(grid.gradients, idx))
+    cfg = PRESETS["quick"]["transformer"]
+    print("\n| one training step (Transformer quick, batch 8, 128 pixels) | s/step |")
+    print("| --- | --- |")
+    net = build_network(cfg.model, len(grid.wavelength))
+    enc = net.query(torch.as_tensor(grid.wavelength)).float()
+    rows, pix = torch.arange(8), torch.arange(0, len(grid.wavelength), 30)[:128]
+    for label, which, method in [
+        ("plain", None, "manual"),
+        ("manual, k=34", torch.arange(34), "manual"),
+        ("torch.func vmap(jvp), k=34", torch.arange(34), "torch.func"),
+    ]:
+
+        def step(which=which, method=method):
+            loss = batch_loss(net, data, rows, pix, enc[pix], which, method=method)[0]
+            loss.backward()
+
+        print(f"| {label} | {1.0 / _rate(step, 1, 2.0):.3f} |")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--grid", type=Path, default=Path("runs/quick/grid.h5"))
+    ap.add_argument("--epochs", type=int, default=3, help="training epochs per variant")
+    ap.add_argument("--skip-training", action="store_true")
+    args = ap.parse_args()
+    cpu = platform.processor() or platform.machine()
+    threads = torch.get_num_threads()
+    print(f"# {platform.node()} {cpu}, {threads} threads, torch {torch.__version__}")
+    if args.grid.exists():
+        wavelength = read_grid(args.grid, gradients=False).wavelength
+    else:
+        wavelength = 10 ** (np.log10(3750.0) + 1e-4 * np.arange(3800))
+    eng = engine_rate()
+    print(f"\nengine (phdl.synth, compile=False): {eng:.2f} spectra/s, batch 8")
+    throughput(wavelength)
+    if not args.skip_training:
+        if not args.grid.exists():
+            raise SystemExit(f"{args.grid} not found: make it with phdl grid, or --skip-training")
+        epochs(args.grid, args.epochs)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,292 @@
+"""phdl.train: losses, split, checkpoints (round trip, resume), errors; the `phdl train` CLI."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from _fakes import FakeSynthesizer
+
+from phdl import cli
+from phdl.emulator import load
+from phdl.grid import make_grid, read_grid
+from phdl.labels import N_LABELS
+from phdl.train import (
+    HISTORY_KEYS,
+    TrainConfig,
+    batch_loss,
+    evaluate,
+    gradient_sigma,
+    preset,
+    split_indices,
+    train,
+)
+from phdl.train.data import TrainData, label_scaling
+
+N_SPEC, N_PIX = 40, 60
+
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread():
+    """Tiny models run faster on one thread (and do not spin-wait on a busy machine)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+@pytest.fixture(scope="module")
+def grid_path(tmp_path_factory):
+    path = tmp_path_factory.mktemp("grid") / "g.h5"
+    return make_grid(N_SPEC, 1, path, synthesizer=FakeSynthesizer(n_pix=N_PIX), progress=False)
+
+
+@pytest.fixture(scope="module")
+def grid(grid_path):
+    return read_grid(grid_path)
+
+
+def _cfg(**changes) -> TrainConfig:
+    """The tiny Transformer preset, shortened for tests."""
+    base = {"epochs": 6, "patience": 50, "batch_size": 12, "pixels_per_step": 24}
+    return preset("tiny", **{**base, **changes})
+
+
+@pytest.fixture(scope="module")
+def trained(grid_path, tmp_path_factory):
+    out = tmp_path_factory.mktemp("model") / "m.pt"
+    return train(grid_path, out, _cfg(), progress=False)
+
+
+def test_split_is_seeded_and_nine_to_one():
+    train_idx, test_idx = split_indices(6222, 0.1, 0)
+    assert len(test_idx) == 623 and len(train_idx) == 5599  # the paper's numbers
+    assert np.array_equal(np.sort(np.concatenate([train_idx, test_idx])), np.arange(6222))
+    again = split_indices(6222, 0.1, 0)
+    assert np.array_equal(again[1], test_idx)
+    assert not np.array_equal(split_indices(6222, 0.1, 1)[1], test_idx)
+    with pytest.raises(ValueError, match="at least 2"):
+        split_indices(1, 0.1, 0)
+
+
+def test_gradient_sigma_and_scaling(grid):
+    rows = np.arange(N_SPEC)
+    sigma = gradient_sigma(grid.gradients, rows, chunk=7)
+    expected = np.sqrt(grid.gradients.astype(np.float64).var(axis=2).mean(axis=0))
+    np.testing.assert_allclose(sigma, expected, rtol=1e-10)
+    lo, hi = label_scaling(grid.labels)
+    assert np.all(hi > lo) and np.allclose(lo, grid.labels.min(0))
+
+
+def _data(grid, plain=False):
+    train_idx, test_idx = split_indices(N_SPEC, 0.1, 0)
+    lo, hi = label_scaling(grid.labels[train_idx])
+    return TrainData.build(
+        grid, train_idx, test_idx, lo, hi, gradient_sigma(grid.gradients, train_idx)
+    )
+
+
+@pytest.mark.parametrize("plain", [True, False], ids=["plain", "with-L_grad"])
+def test_loss_falls_within_a_few_steps(grid, plain):
+    from phdl.emulator import TransformerConfig, build_network
+
+    torch.manual_seed(0)
+    data = _data(grid)
+    net = build_network(TransformerConfig(16, 1, 2, 4, 32, 32), N_PIX)
+    enc = net.query(torch.as_tensor(grid.wavelength)).float()
+    which = None if plain else torch.tensor([0, 1, 3, 5, 8, 19, 28])
+    rows, pix = data.train[:16], torch.arange(0, N_PIX, 2)
+    opt = torch.optim.Adam(net.parameters(), lr=3e-3)
+    losses = []
+    for _ in range(12):
+        loss, spec, grad = batch_loss(net, data, rows, pix, enc[pix], which)
+        assert torch.isclose(loss, spec if plain else spec + grad)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < (0.7 if plain else 0.99) * losses[0], losses
+
+
+def test_gradient_term_lowers_gradient_error(grid_path, grid, tmp_path):
+    """Same model, seed and schedule: with L_grad the test gradient spectra are closer."""
+    errors = {}
+    for plain in (True, False):
+        cfg = preset("tiny", mlp=True, plain=plain, epochs=200, patience=200, batch_size=12)
+        emu = load(
+            train(grid_path, tmp_path / f"{plain}.pt", cfg.replace(grad_labels=34), progress=False)
+        )
+        te = emu.test_indices
+        jac, true = emu.jacobian(grid.labels[te]), grid.gradients[te]
+        errors[plain] = np.sqrt(((jac - true) ** 2).sum() / (true**2).sum())
+    assert errors[False] < 0.95 * errors[True], errors
+
+
+def test_label_subset_is_unbiased(grid):
+    """(34/k) Σ over a random k-subset averages to the full gradient term."""
+    from phdl.emulator import MLPConfig, build_network
+
+    torch.manual_seed(0)
+    data = _data(grid)
+    net = build_network(MLPConfig(hidden=16), N_PIX)
+    rows, pix = data.train[:8], torch.arange(N_PIX)
+    with torch.no_grad():
+        full = batch_loss(net, data, rows, pix, None, torch.arange(N_LABELS))[2].item()
+        g = torch.Generator().manual_seed(0)
+        est = [
+            batch_loss(net, data, rows, pix, None, torch.randperm(N_LABELS, generator=g)[:4])[2]
+            for _ in range(600)
+        ]
+    est = torch.stack(est).numpy()
+    assert abs(est.mean() - full) < 4 * est.std() / np.sqrt(len(est))
+    assert est.std() > 0.01 * full  # it is an estimate, not the full term
+
+
+def test_checkpoint_contents_and_round_trip(trained, grid):
+    ckpt = torch.load(trained, weights_only=True)
+    assert ckpt["progress"]["finished"] and ckpt["kind"] == "transformer"
+    assert ckpt["optimizer"] is None and list(ckpt["label_names"]) == list(grid.label_names)
+    emu = load(trained)
+    assert emu.kind == "transformer" and len(emu.test_indices) == 4
+    assert len(emu.train_indices) == 36 and np.array_equal(emu.wavelength, grid.wavelength)
+    hist = emu.history[0]
+    assert set(HISTORY_KEYS) <= set(hist) and hist["epoch"] == [1, 2, 3, 4, 5, 6]
+    # bit for bit: the loaded weights give exactly the best test loss recorded in training
+    cfg = TrainConfig.from_dict(ckpt["train_config"])
+    data = _data(grid)
+    eval_pix = torch.arange(N_PIX)  # eval_pixels (128) >= N_PIX: every pixel
+    spec, grad = evaluate(
+        emu.nets[0],
+        data,
+        data.test,
+        eval_pix,
+        emu.nets[0].query(torch.as_tensor(grid.wavelength)).float(),
+        with_grad=True,
+    )
+    assert spec + cfg.grad_weight * grad == min(hist["test_loss"])
+    p1 = emu.predict(grid.labels[:5])
+    assert np.array_equal(p1, load(trained).predict(grid.labels[:5]))
+
+
+def test_resume_continues_the_schedule(grid_path, grid, tmp_path, trained):
+    """Interrupted after epoch 3 and resumed = the uninterrupted run, bit for bit."""
+    out = tmp_path / "r.pt"
+
+    def stop_at_3(rec):
+        if rec["epoch"] == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(grid_path, out, _cfg(), progress=False, callback=stop_at_3)
+    ckpt = torch.load(out, weights_only=True)
+    assert ckpt["progress"]["epoch"] == 3 and not ckpt["progress"]["finished"]
+    assert ckpt["optimizer"] is not None and len(ckpt["history"][0]["epoch"]) == 3
+    with pytest.warns(UserWarning, match="unfinished"):
+        load(out)
+    seen = []
+    train(grid_path, out, _cfg(), progress=False, callback=lambda r: seen.append(r["epoch"]))
+    assert seen == [4, 5, 6]
+    a, b = load(trained), load(out)
+    for key in ("epoch", "lr", "train_loss", "test_loss", "test_grad"):
+        assert a.history[0][key] == b.history[0][key], key
+    assert np.array_equal(a.predict(grid.labels[:3]), b.predict(grid.labels[:3]))
+
+
+def test_finished_checkpoint_is_reused(grid_path, trained):
+    before = trained.stat().st_mtime_ns
+    assert train(grid_path, trained, _cfg(), progress=False) == trained
+    assert trained.stat().st_mtime_ns == before
+
+
+def test_resume_with_other_config_or_grid_is_refused(grid_path, trained, tmp_path):
+    with pytest.raises(ValueError, match="epochs=6, requested 7"):
+        train(grid_path, trained, _cfg(epochs=7), progress=False)
+    other = make_grid(
+        N_SPEC, 1, tmp_path / "o.h5", synthesizer=FakeSynthesizer(n_pix=50), progress=False
+    )
+    with pytest.raises(ValueError, match="wavelength"):
+        train(other, trained, _cfg(), progress=False)
+    with pytest.raises(ValueError, match="wavelength differs"):
+        load(trained).check_grid(read_grid(other))
+    # same wavelengths, other label set: edit the checkpoint's label names
+    ckpt = torch.load(trained, weights_only=True)
+    ckpt["label_names"][5] = "[Xx/Fe]"
+    torch.save(ckpt, tmp_path / "edited.pt")
+    with pytest.raises(ValueError, match="label_names"):
+        train(grid_path, tmp_path / "edited.pt", _cfg(), progress=False)
+    reseeded = make_grid(
+        N_SPEC, 2, tmp_path / "s.h5", synthesizer=FakeSynthesizer(n_pix=N_PIX), progress=False
+    )
+    with pytest.raises(ValueError, match="grid hash"):
+        train(reseeded, trained, _cfg(), progress=False)
+    (tmp_path / "junk.pt").write_text("junk")
+    with pytest.raises(ValueError, match="not a phdl model checkpoint"):
+        train(grid_path, tmp_path / "junk.pt", _cfg(), progress=False)
+
+
+def test_grid_without_gradients(tmp_path):
+    path = make_grid(
+        20, 1, tmp_path / "ng.h5", synthesizer=FakeSynthesizer(n_pix=30),
+        with_gradients=False, progress=False,
+    )  # fmt: skip
+    with pytest.raises(ValueError, match="no 'gradients' dataset"):
+        train(path, tmp_path / "m.pt", _cfg(epochs=2), progress=False)
+    assert not (tmp_path / "m.pt").exists()
+    out = train(path, tmp_path / "m.pt", _cfg(epochs=2, plain=True), progress=False)
+    emu = load(out)
+    assert np.isnan(emu.history[0]["test_grad"]).all() and np.isnan(emu.grad_sigma).all()
+    assert emu.predict(np.zeros((1, N_LABELS)) + emu.label_min).shape == (1, 30)
+
+
+def test_segments_and_mlp(grid_path, grid, tmp_path):
+    out = train(grid_path, tmp_path / "seg.pt", _cfg(epochs=2, segments=3), progress=False)
+    emu = load(out)
+    assert emu.segments == [(0, 20), (20, 40), (40, 60)] and len(emu.history) == 3
+    assert emu.predict(grid.labels[:2]).shape == (2, N_PIX)
+    mlp = load(
+        train(grid_path, tmp_path / "mlp.pt", preset("tiny", mlp=True, epochs=3), progress=False)
+    )
+    assert mlp.kind == "mlp" and mlp.jacobian(grid.labels[:2]).shape == (2, N_LABELS, N_PIX)
+
+
+def test_config_validation():
+    with pytest.raises(ValueError, match="grad_labels"):
+        TrainConfig(grad_labels=35)
+    with pytest.raises(ValueError, match="epochs"):
+        TrainConfig(epochs=0)
+    with pytest.raises(ValueError, match="unknown profile"):
+        preset("huge")
+    cfg = preset("quick", mlp=True, plain=True)
+    assert TrainConfig.from_dict(cfg.to_dict()) == cfg
+    assert TrainConfig().model.d_model == 128 and TrainConfig().segments == 11  # the paper
+
+
+def _one_line_error(capsys) -> str:
+    err = capsys.readouterr().err
+    assert err.startswith("phdl: error: ") and err.count("\n") == 1, err
+    return err
+
+
+@pytest.mark.parametrize(
+    "args, word",
+    [
+        (["--epochs", "0"], "--epochs"),
+        (["--profile", "huge"], "--profile"),
+        (["--grad-labels", "40"], "--grad-labels"),
+    ],
+)
+def test_cli_bad_arguments(grid_path, tmp_path, capsys, args, word):
+    rc = cli.main(["train", "--grid", str(grid_path), "--out", str(tmp_path / "m.pt"), *args])
+    assert rc == 2 and word in _one_line_error(capsys)
+    assert not (tmp_path / "m.pt").exists()
+
+
+def test_cli_missing_grid_and_happy_path(grid_path, tmp_path, capsys):
+    rc = cli.main(["train", "--grid", str(tmp_path / "none.h5"), "--out", str(tmp_path / "m.pt")])
+    assert rc == 2 and "none.h5" in _one_line_error(capsys)
+    out = tmp_path / "m.pt"
+    args = ["train", "--grid", str(grid_path), "--out", str(out), "--profile", "tiny"]
+    assert cli.main([*args, "--epochs", "2", "--mlp", "--plain", "--quiet"]) == 0
+    assert capsys.readouterr().out.strip() == str(out)
+    emu = load(out)
+    assert emu.kind == "mlp" and emu.train_config["plain"] and len(emu.history[0]["epoch"]) == 2
