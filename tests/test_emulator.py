@@ -25,7 +25,6 @@ N_PIX = 90
 WL = 10 ** (np.log10(5100.0) + 1e-4 * np.arange(N_PIX))  # the LAMOST-like 1e-4 dex step
 
 
-
 @pytest.fixture(scope="module", autouse=True)
 def _one_thread():
     """Tiny models run faster on one thread (and do not spin-wait on a busy machine)."""
@@ -33,6 +32,7 @@ def _one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
 
 def _emulator(config, n_segments: int = 1, seed: int = 0) -> Emulator:
     """An untrained emulator (random weights) over WL; enough for structural tests."""

@@ -26,7 +26,6 @@ from phdl.train.data import TrainData, label_scaling
 N_SPEC, N_PIX = 40, 60
 
 
-
 @pytest.fixture(scope="module", autouse=True)
 def _one_thread():
     """Tiny models run faster on one thread (and do not spin-wait on a busy machine)."""
@@ -34,6 +33,7 @@ def _one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
 
 @pytest.fixture(scope="module")
 def grid_path(tmp_path_factory):
