@@ -222,6 +222,42 @@ def test_deterministic_and_batched_equals_one_at_a_time(toy, truth):
     assert n_calls < int(np.sum(batched["n_iter"])) / 2
 
 
+class _Interrupting:
+    """The toy, raising KeyboardInterrupt on predict call number ``fail_on``."""
+
+    def __init__(self, model, fail_on):
+        self.model, self.fail_on, self.calls = model, fail_on, 0
+        self.wavelength, self.label_min, self.label_max = (
+            model.wavelength, model.label_min, model.label_max,
+        )  # fmt: skip
+
+    def predict(self, labels):
+        self.calls += 1
+        if self.calls == self.fail_on:
+            raise KeyboardInterrupt
+        return self.model.predict(labels)
+
+
+def test_interrupted_fit_resumes_from_checkpoint(tmp_path, toy, truth):
+    flux, ivar = add_noise(toy.predict(truth), 100.0, seed=2)
+    kw = dict(strategy="full", held=truth, max_iter=15, batch_size=1, progress=False)
+    ckpt = tmp_path / "fit.partial.npz"
+    whole = fit_spectra(toy, toy.wavelength, flux, ivar, **kw)
+    with pytest.raises(KeyboardInterrupt):
+        fit_spectra(_Interrupting(toy, 40), toy.wavelength, flux, ivar, checkpoint=ckpt, **kw)
+    assert ckpt.is_file()  # the first star(s) are saved
+    counting = _Interrupting(toy, 0)
+    resumed = fit_spectra(counting, toy.wavelength, flux, ivar, checkpoint=ckpt, **kw)
+    assert np.array_equal(_labels(resumed), _labels(whole)) and not ckpt.exists()
+    fresh = _Interrupting(toy, 0)
+    fit_spectra(fresh, toy.wavelength, flux, ivar, **kw)
+    assert counting.calls < fresh.calls  # finished stars were not fitted again
+    with pytest.raises(KeyboardInterrupt):
+        fit_spectra(_Interrupting(toy, 40), toy.wavelength, flux, ivar, checkpoint=ckpt, **kw)
+    with pytest.raises(ValueError, match="checkpoint"):
+        fit_spectra(toy, toy.wavelength, flux, ivar, checkpoint=ckpt, **{**kw, "seed": 1})
+
+
 def test_initial_covariance_is_used():
     import cma
 

@@ -30,6 +30,7 @@ from astropy.table import Table
 
 from phdl.fit.cmaes import run_stage
 from phdl.fit.linear import gauss_newton_start
+from phdl.fit.resume import Checkpoint, input_key
 from phdl.fit.spectra import on_model_grid
 from phdl.labels import GROUP_I, GROUP_II, LABELS, N_LABELS, NOT_FITTED, index
 
@@ -147,6 +148,7 @@ def fit_spectra(
     gn_steps: int = GN_STEPS,
     batch_size: int = 64,
     progress: bool = True,
+    checkpoint: str | os.PathLike[str] | None = None,
 ) -> Table:
     """Fit spectra with CMA-ES through ``model`` (an emulator: ``predict``, ``wavelength``,
     ``label_min``, ``label_max``), batched over stars.
@@ -163,7 +165,9 @@ def fit_spectra(
     to ``tol`` in total χ²; ``sigma0``: initial step (scaled units; with a Gauss–Newton start
     the cap on it); ``gn_steps``: Gauss–Newton steps setting CMA-ES's initial mean and
     covariance per stage (0: isotropic start at ``sigma0``); ``batch_size``: stars
-    advancing together (their populations are evaluated in one ``predict`` call).
+    advancing together (their populations are evaluated in one ``predict`` call);
+    ``checkpoint``: an .npz path where finished batches are saved, so that an interrupted fit
+    resumes where it stopped (:mod:`phdl.fit.resume`; removed when the fit completes).
 
     Returns an astropy Table, one row per star: the 34 labels (physical; NaN if not fitted),
     ``Chisq`` (reduced, Eq. 15), ``n_iter`` (generations, all stages), ``n_eval`` (model
@@ -186,56 +190,68 @@ def fit_spectra(
 
     start = _start(model, flux, ivar, ok, init, held)
 
-    labels = np.full((n, N_LABELS), np.nan)
-    chisq = np.full(n, np.nan)
-    n_iter = np.zeros(n, dtype=np.int64)
-    n_eval = np.zeros(n, dtype=np.int64)
-    stop = np.array([""] * n, dtype=object)
+    options = dict(strategy=strategy, seed=seed, popsize=popsize, max_iter=max_iter, tol=tol,
+                   sigma0=sigma0, gn_steps=gn_steps, START_SIGMAS=START_SIGMAS)  # fmt: skip
+    key = "" if checkpoint is None else input_key(model, flux[ok], ivar[ok], start[ok], options)
+    ckpt = Checkpoint(checkpoint, key, n)
+    todo = ok[~ckpt.done[ok]]
 
     from tqdm.auto import tqdm
 
-    with tqdm(total=len(ok), unit="star", disable=not progress, desc=f"fit ({strategy})") as bar:
-        for b in range(0, len(ok), batch_size):
-            stars = ok[b : b + batch_size]
-            current = start[stars]
-            reasons: list[list[str]] = [[] for _ in stars]
-            n_b = len(stars)
-            for s, fit_idx in enumerate(stages):
-                cov0, step0 = None, sigma0
-                if gn_steps > 0:
-                    current, cov0, ev = gauss_newton_start(
-                        model, flux[stars], ivar[stars], current, fit_idx, steps=gn_steps
-                    )
-                    n_eval[stars] += ev
-                    geo = np.exp(np.mean(np.log(np.diagonal(cov0, axis1=1, axis2=2)), axis=1))
-                    step0 = np.minimum(START_SIGMAS * np.sqrt(geo), sigma0)
-                res = run_stage(
-                    model,
-                    flux[stars],
-                    ivar[stars],
-                    current,
-                    fit_idx,
-                    [(seed, int(i), s) for i in stars],
-                    sigma0=step0,
-                    cov0=cov0,
-                    popsize=popsize,
-                    max_iter=max_iter,
-                    tol=tol,
-                    on_generation=lambda a, s=s, n_b=n_b: bar.set_postfix(
-                        stage=s + 1, running=f"{a}/{n_b}", refresh=False
-                    ),
-                )
-                current = res.labels
-                n_iter[stars] += res.n_iter
-                n_eval[stars] += res.n_eval
-                for r, why in zip(reasons, res.stop, strict=True):
-                    r.append(why)
-            labels[stars] = current
-            chisq[stars] = res.chisq
-            stop[stars] = [" | ".join(r) for r in reasons]
-            bar.update(len(stars))
+    desc = f"fit ({strategy})"
+    with tqdm(total=len(ok), initial=len(ok) - len(todo), unit="star", disable=not progress,
+              desc=desc) as bar:  # fmt: skip
+        for b in range(0, len(todo), batch_size):
+            stars = todo[b : b + batch_size]
 
-    return _table(labels, chisq, n_iter, n_eval, stop, status, strategy, seed, tol)
+            def show(active: int, stage: int, n_b: int = len(stars)) -> None:
+                bar.set_postfix(stage=stage + 1, running=f"{active}/{n_b}", refresh=False)
+
+            out = _fit_batch(model, flux[stars], ivar[stars], start[stars], stars, stages,
+                             options, show)  # fmt: skip
+            ckpt.save(stars, *out)
+            bar.update(len(stars))
+    ckpt.remove()
+    return _table(ckpt.labels, ckpt.chisq, ckpt.n_iter, ckpt.n_eval, ckpt.stop, status, strategy,
+                  seed, tol)  # fmt: skip
+
+
+def _fit_batch(model, flux, ivar, start, stars, stages, options, show):
+    """Fit one batch of stars through all stages: (labels, chisq, n_iter, n_eval, stop)."""
+    current = start
+    m = len(stars)
+    n_iter = np.zeros(m, dtype=np.int64)
+    n_eval = np.zeros(m, dtype=np.int64)
+    reasons: list[list[str]] = [[] for _ in stars]
+    for s, fit_idx in enumerate(stages):
+        cov0, step0 = None, options["sigma0"]
+        if options["gn_steps"] > 0:
+            current, cov0, ev = gauss_newton_start(
+                model, flux, ivar, current, fit_idx, steps=options["gn_steps"]
+            )
+            n_eval += ev
+            geo = np.exp(np.mean(np.log(np.diagonal(cov0, axis1=1, axis2=2)), axis=1))
+            step0 = np.minimum(options["START_SIGMAS"] * np.sqrt(geo), options["sigma0"])
+        res = run_stage(
+            model,
+            flux,
+            ivar,
+            current,
+            fit_idx,
+            [(options["seed"], int(i), s) for i in stars],
+            sigma0=step0,
+            cov0=cov0,
+            popsize=options["popsize"],
+            max_iter=options["max_iter"],
+            tol=options["tol"],
+            on_generation=lambda active, s=s: show(active, s),
+        )
+        current = res.labels
+        n_iter += res.n_iter
+        n_eval += res.n_eval
+        for r, why in zip(reasons, res.stop, strict=True):
+            r.append(why)
+    return current, res.chisq, n_iter, n_eval, [" | ".join(r) for r in reasons]
 
 
 def write_table(table: Table, path: str | os.PathLike[str]) -> Path:
