@@ -2,8 +2,9 @@
 and full), and the cost of the quality-flag χ² scans and the Jacobian errors.
 
     .venv/bin/python benchmarks/bench_fit.py                       # the analytic toy emulator
-    .venv/bin/python benchmarks/bench_fit.py --model runs/quick/phdlspec.pt \
-        --grid runs/quick/grid.h5
+    .venv/bin/python benchmarks/bench_fit.py --model runs/quick/phdlspec.pt --grid GRID
+
+(GRID: the model's training grid, e.g. runs/quick/grid.h5.)
 
 The spectra are the model's own (flux = model.predict(truth) + Gaussian noise at --snr, the
 unfitted labels held at their true values), so what is measured is the optimizer, not the
@@ -88,7 +89,7 @@ def main(argv: list[str] | None = None) -> None:
             )  # fmt: skip
             dt = time.perf_counter() - t0
             tables.setdefault(strategy, table)
-            print(_row(name, strategy, batch, table, dt, truth[:n], model), flush=True)
+            print(_row(name, strategy, min(batch, n), table, dt, truth[:n], model), flush=True)
 
     n = min(args.n_flags, len(truth))
     table = next(iter(tables.values()))[:n]

@@ -130,6 +130,7 @@ def test_full_fit_recovers_noiseless_spectra(toy, truth, full_fit):
     assert np.all(np.asarray(full_fit["Chisq"]) < 0.05 / 200 * 10)
     assert set(full_fit.colnames) >= {"Chisq", "n_iter", "n_eval", "stop", "status", "[Mg/Fe]"}
     assert np.all(np.asarray(full_fit["n_eval"]) > np.asarray(full_fit["n_iter"]))
+    assert full_fit.meta["STRATEGY"] == "full" and full_fit.meta["TOL"] == 0.05
 
 
 def test_two_stage_recovers_when_group_ii_starts_right(toy):
@@ -290,6 +291,7 @@ def test_cli_fit_happy_path(tmp_path, capsys, cli_toy):
     assert rc == 0
     assert capsys.readouterr().out.strip() == str(out)
     table = Table.read(out)
+    assert table.meta["STRATEGY"] == "full" and table.meta["SEED"] == 3
     assert len(table) == 2 and "[Fe/H]" in table.colnames and "Teff_err" in table.colnames
     assert list(table["status"]) == ["ok", "ok"]
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
