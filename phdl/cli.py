@@ -68,7 +68,9 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--grid", type=Path, required=True, help="training grid (HDF5)")
     p.add_argument("--out", type=Path, required=True, help="model checkpoint to write / resume")
     p.add_argument("--plain", action="store_true", help="no gradient loss (plain Transformer)")
-    p.add_argument("--mlp", action="store_true", help="the Payne-style MLP baseline")
+    p.add_argument(
+        "--mlp", action="store_true", help="the Payne-style MLP baseline (flux only, as the Payne)"
+    )
     p.add_argument("--epochs", type=int, default=None, help="maximum epochs (default: profile's)")
     p.add_argument(
         "--profile",
@@ -102,7 +104,7 @@ def _train(args: argparse.Namespace) -> int:
     if not args.grid.is_file():
         raise FileNotFoundError(f"--grid: grid file {args.grid} not found")
     check_writable(args.out)
-    config = preset(args.profile, mlp=args.mlp, plain=args.plain, **changes)
+    config = preset(args.profile, mlp=args.mlp, plain=True if args.plain else None, **changes)
     print(train(args.grid, args.out, config, progress=not args.quiet))
     return 0
 

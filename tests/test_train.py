@@ -256,7 +256,9 @@ def test_config_validation():
         TrainConfig(epochs=0)
     with pytest.raises(ValueError, match="unknown profile"):
         preset("huge")
-    cfg = preset("quick", mlp=True, plain=True)
+    cfg = preset("quick", mlp=True)
+    assert cfg.plain and not preset("quick").plain  # the Payne: flux only; PhDLspec: L_grad
+    assert not preset("quick", mlp=True, plain=False).plain
     assert TrainConfig.from_dict(cfg.to_dict()) == cfg
     assert TrainConfig().model.d_model == 128 and TrainConfig().segments == 11  # the paper
 
@@ -286,7 +288,7 @@ def test_cli_missing_grid_and_happy_path(grid_path, tmp_path, capsys):
     assert rc == 2 and "none.h5" in _one_line_error(capsys)
     out = tmp_path / "m.pt"
     args = ["train", "--grid", str(grid_path), "--out", str(out), "--profile", "tiny"]
-    assert cli.main([*args, "--epochs", "2", "--mlp", "--plain", "--quiet"]) == 0
+    assert cli.main([*args, "--epochs", "2", "--mlp", "--quiet"]) == 0
     assert capsys.readouterr().out.strip() == str(out)
     emu = load(out)
     assert emu.kind == "mlp" and emu.train_config["plain"] and len(emu.history[0]["epoch"]) == 2
