@@ -12,8 +12,8 @@ so a star's result does not depend on which other stars share its batch.
 Stopping, per star (whichever comes first; the reason is reported):
 - ``tolchi2``: the reduced-χ² range of the current population and of the best values of the
   last :data:`HISTORY` generations are both below ``tol / n_pix`` — i.e. below ``tol`` in
-  total χ², a small fraction of the Δχ² = 1 that separates labels by one σ. This is pycma's
-  ``tolfun`` test with a 10-generation history instead of 10 + 30 N / λ.
+  total χ² (default 1: the Δχ² that separates labels by one σ along one direction). This is
+  pycma's ``tolfun`` test with a 10-generation history instead of 10 + 30 N / λ.
 - any of pycma's own criteria (``maxiter``, ``tolx``, ``tolfun``, ``tolstagnation``, ...).
 After stopping, the final distribution mean is evaluated as well (one spectrum per star) and
 the better of it and the best sampled point is the result.
