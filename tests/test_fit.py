@@ -259,6 +259,24 @@ def test_interrupted_fit_resumes_from_checkpoint(tmp_path, toy, truth):
         fit_spectra(toy, toy.wavelength, flux, ivar, checkpoint=ckpt, **{**kw, "seed": 1})
 
 
+def test_nan_model_spectra_are_ranked_last(toy, truth):
+    j = index("[Mg/Fe]")
+
+    class NaNAbove(_Interrupting):  # NaN flux where [Mg/Fe] > truth + 0.05: never chosen
+        def predict(self, labels):
+            out = self.model.predict(labels)
+            out[labels[:, j] > truth[0, j] + 0.05] = np.nan
+            return out
+
+    flux = toy.predict(truth[:1])
+    table = _fit(NaNAbove(toy, 0), flux, strategy="full", held=truth[:1], max_iter=20)
+    assert np.isfinite(table["Chisq"][0]) and table["[Mg/Fe]"][0] <= truth[0, j] + 0.05
+    from phdl.fit.cmaes import _chisq
+
+    chi = _chisq(np.array([[1.0, np.nan], [1.0, 1.0]]), np.ones((2, 2)), np.ones((2, 2)), 2.0)
+    assert chi[0] == np.inf and chi[1] == 0.0
+
+
 def test_initial_covariance_is_used():
     import cma
 

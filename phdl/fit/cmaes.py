@@ -68,8 +68,11 @@ def set_covariance(es: cma.CMAEvolutionStrategy, cov: np.ndarray) -> None:
 
 
 def _chisq(model_flux: np.ndarray, flux: np.ndarray, ivar: np.ndarray, n_good: np.ndarray):
+    """Reduced χ² per row; a non-finite model spectrum gets +inf (ranked last by CMA-ES)."""
     r = np.asarray(model_flux, dtype=np.float64) - flux
-    return np.einsum("ij,ij->i", ivar, r * r) / n_good
+    with np.errstate(invalid="ignore", over="ignore"):
+        chi = np.einsum("ij,ij->i", ivar, r * r) / n_good
+    return np.where(np.isfinite(chi), chi, np.inf)
 
 
 def run_stage(
