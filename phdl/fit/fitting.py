@@ -211,7 +211,7 @@ def fit_spectra(
     ckpt = Checkpoint(checkpoint, key, n)
     todo = ok[~ckpt.done[ok]]
 
-    from tqdm.auto import tqdm
+    from tqdm import tqdm  # plain bar: widget bars do not survive papermill execution
 
     desc = f"fit ({strategy})"
     with tqdm(total=len(ok), initial=len(ok) - len(todo), unit="star", disable=not progress,
