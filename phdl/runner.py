@@ -141,10 +141,7 @@ def _describe_failure(chapter: str, notebook: Path, err: BaseException) -> str:
     cell = getattr(err, "exec_count", None)
     trace = _ANSI.sub("", "\n".join(getattr(err, "traceback", []) or []))
     tail = "\n".join(trace.strip().splitlines()[-15:])
-    return (
-        f"chapter {chapter} ({notebook}) failed in cell [{cell}]: "
-        f"{ename}: {err.evalue}\n{tail}"
-    )
+    return f"chapter {chapter} ({notebook}) failed in cell [{cell}]: {ename}: {err.evalue}\n{tail}"
 
 
 def run_chapter(

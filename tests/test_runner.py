@@ -108,8 +108,11 @@ def _toy_root(tmp_path: Path, body: str) -> Path:
             new_code_cell(body),
         ]
     )
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                 "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     nbformat.write(nb, tmp_path / "notebooks" / "01_toy.ipynb")
     (tmp_path / "data" / "profiles" / "toy.yml").write_text(
         "profile: toy\nchapters:\n  01_toy:\n    n: 7\n"
