@@ -72,14 +72,11 @@ def throughput(wavelength: np.ndarray) -> None:
         no_flux, no_jac = skip.get(name, (set(), set()))
         for batch in (1, 64, 1024):
             labels = sample_labels(batch, 7)
-            jb = min(batch, 16 if name.startswith("Transformer") else 64)
             r_f = r_j = "—"
             if batch not in no_flux:
                 r_f = f"{_rate(lambda lab=labels, emu=emu: emu.predict(lab), batch):,.1f}"
             if batch not in no_jac:
-                rate = _rate(
-                    lambda lab=labels, jb=jb, emu=emu: emu.jacobian(lab, batch_size=jb), batch
-                )
+                rate = _rate(lambda lab=labels, emu=emu: emu.jacobian(lab), batch)
                 r_j = f"{rate:,.2f}"
             print(f"| {name} | {batch} | {r_f} | {r_j} |")
 
