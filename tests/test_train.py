@@ -224,6 +224,14 @@ def test_resume_with_other_config_or_grid_is_refused(grid_path, trained, tmp_pat
         train(grid_path, tmp_path / "junk.pt", _cfg(), progress=False)
 
 
+def test_replace_retrains_a_checkpoint_of_another_config(grid_path, trained, tmp_path):
+    stale = tmp_path / "stale.pt"
+    stale.write_bytes(trained.read_bytes())
+    with pytest.warns(UserWarning, match="epochs=6, requested 7.*retraining"):
+        train(grid_path, stale, _cfg(epochs=7), progress=False, replace=True)
+    assert load(stale).train_config["epochs"] == 7
+
+
 def test_grid_without_gradients(tmp_path):
     path = make_grid(
         20, 1, tmp_path / "ng.h5", synthesizer=FakeSynthesizer(n_pix=30),

@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import os
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -165,12 +166,16 @@ def train(
     callback: Callable[[dict[str, Any]], None] | None = None,
     checkpoint_seconds: float = 60.0,
     device: str | torch.device = "cpu",
+    replace: bool = False,
 ) -> Path:
     """Train an emulator on the grid file ``grid_path``; write the checkpoint ``out_path``.
 
     ``config``: a :class:`TrainConfig` (default: the paper's), or a profile name of
     :func:`phdl.train.preset`. If ``out_path`` holds a finished checkpoint of the same grid and
-    config it is returned at once; an unfinished one is resumed; any other file is an error.
+    config it is returned at once; an unfinished one is resumed; any other file is an error,
+    unless ``replace`` is True: then it is retrained from scratch (with a warning naming what
+    differed) and overwritten when the first new checkpoint is saved (the book uses this, so
+    that changed code or parameters retrain instead of stopping the chapter).
     ``callback(record)`` is called after every epoch with that epoch's history record (plus
     ``segment``). Returns ``out_path``; load it with :func:`phdl.emulator.load`.
     """
@@ -183,7 +188,14 @@ def train(
             "train the plain model (plain=True, --plain) or make the grid with gradients"
         )
     ghash = grid_hash(grid_path)
-    ckpt = _existing(out, cfg, grid, ghash)
+    try:
+        ckpt = _existing(out, cfg, grid, ghash)
+    except ValueError as exc:
+        if not replace:
+            raise
+        reason = str(exc).rsplit(";", 1)[0]
+        warnings.warn(f"{reason}; retraining from scratch (replace=True)", stacklevel=2)
+        ckpt = None
     if ckpt is not None and ckpt["progress"]["finished"]:
         return out
     if ckpt is None:
