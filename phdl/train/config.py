@@ -153,7 +153,7 @@ class TrainConfig:
 #: - "quick": each model in minutes on a 2-core CPU, 320-spectrum grid. Transformer d = 64,
 #:   2 blocks, 16 tokens; 128 random pixels per step; the gradient term from 4 random labels on
 #:   8 spectra of each batch of 32 (unbiased, about 4x the cost of a plain step instead of
-#:   ~40x); test loss every 5 epochs on 256 fixed pixels. grad_weight = 1e-4: measured on
+#:   ~40x); test loss every 10 epochs on 256 fixed pixels. grad_weight = 1e-4: measured on
 #:   runs/quick/grid.h5, the paper's weight 1 (and 1e-2, 1e-3) drives the networks to the
 #:   zero-derivative solution (flat spectra, σ ~ 5-7 %, gradient errors = |G|), an L1 pull
 #:   that an under-trained network cannot resist at this scale; 1e-4 keeps the flux fit of
@@ -179,7 +179,7 @@ PRESETS: dict[str, dict[str, TrainConfig]] = {
             grad_batch=8,
             grad_weight=1e-4,
             eval_pixels=256,
-            eval_every=5,
+            eval_every=10,
         ),
         "mlp": TrainConfig(
             model=MLPConfig(hidden=300),

@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from phdl.emulator.model import flux_and_jacobian
+from phdl.emulator.model import CHUNK, flux_and_jacobian
 from phdl.labels import N_LABELS
 from phdl.train.data import TrainData
 
@@ -72,12 +72,14 @@ def evaluate(
     query: torch.Tensor | None,
     *,
     with_grad: bool,
-    batch_size: int = 64,
+    batch_size: int | None = None,
     norm: str = "l1",
 ) -> tuple[float, float]:
     """(L_spec, L_grad) averaged over ``rows`` at pixels ``pix``, the full gradient term
     (all 34 labels; NaN when ``with_grad`` is False). No weight update."""
     which = torch.arange(N_LABELS, device=rows.device) if with_grad else None
+    if batch_size is None:  # cache-sized blocks (see phdl.emulator.model.CHUNK)
+        batch_size = max(1, CHUNK // ((N_LABELS if with_grad else 1) * len(pix)))
     spec_sum, grad_sum = 0.0, 0.0
     with torch.no_grad():
         for b in range(0, len(rows), batch_size):
