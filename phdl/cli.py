@@ -122,9 +122,12 @@ def _fit_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--spectra",
         type=Path,
+        nargs="+",
         required=True,
-        help="HDF5 file with datasets wavelength (n_pix,) vacuum Å, flux (n, n_pix) normalized, "
-        "ivar (n, n_pix) = 1/sigma^2 (0 masks a pixel); resampled onto the model's grid if needed",
+        help="one HDF5 file with datasets wavelength (n_pix,) vacuum Å, flux (n, n_pix) "
+        "normalized, ivar (n, n_pix) = 1/sigma^2 (0 masks a pixel); or LAMOST FITS files, one "
+        "per star (DR1-7 or DR8+ format; shifted by the header Z, normalized as the model "
+        "spectra). Either is resampled onto the model's grid if needed, saying so",
     )
     p.add_argument("--out", type=Path, required=True, help="output label table (FITS)")
     p.add_argument(
@@ -151,16 +154,30 @@ def _fit(args: argparse.Namespace) -> int:
 
     from phdl.fit import ResampleWarning, fit_spectra, read_spectra, write_table
     from phdl.grid import check_writable
+    from phdl.io import LamostWarning, is_fits, read_lamost
 
     if args.seed < 0:
         raise ValueError(f"--seed must be a non-negative integer, got {args.seed}")
     if args.batch_size <= 0:
         raise ValueError(f"--batch-size must be positive, got {args.batch_size}")
     check_writable(args.out)
-    spectra = read_spectra(args.spectra)
+    fits_files = [p for p in args.spectra if is_fits(p)]
+    if fits_files and len(fits_files) != len(args.spectra):
+        raise ValueError("--spectra takes one HDF5 file or LAMOST FITS files, not a mixture")
+    if not fits_files and len(args.spectra) > 1:
+        raise ValueError(f"--spectra takes one HDF5 file, got {len(args.spectra)}")
+    if not fits_files:
+        spectra = read_spectra(args.spectra[0])
+    else:
+        for p in fits_files:  # fail on a missing file before loading the model
+            if not p.is_file():
+                raise FileNotFoundError(f"LAMOST spectrum {p} not found")
     model = _load_model(args.model)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ResampleWarning)
+        warnings.simplefilter("always", LamostWarning)
+        if fits_files:
+            spectra = read_lamost(fits_files, model.wavelength)
         table = fit_spectra(
             model,
             spectra.wavelength,
@@ -184,7 +201,7 @@ def _fit(args: argparse.Namespace) -> int:
                 wavelength=spectra.wavelength,
             )
     for w in caught:
-        if issubclass(w.category, ResampleWarning):
+        if issubclass(w.category, ResampleWarning | LamostWarning):
             print(f"phdl: note: {w.message}", file=sys.stderr)
         else:
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)

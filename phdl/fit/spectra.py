@@ -165,7 +165,8 @@ def read_spectra(path: str | os.PathLike[str]) -> Spectra:
     ``flux`` (n, n_pix) continuum-normalized and ``ivar`` (n, n_pix) = 1/σ² (0 masks a pixel).
 
     FileNotFoundError if missing; ValueError naming the dataset if one is absent or of the
-    wrong shape. (LAMOST FITS spectra are not read here yet.)
+    wrong shape. LAMOST FITS files are read by :func:`phdl.io.read_lamost`, which needs the
+    model's wavelength grid (``phdl fit`` picks the reader by the file suffix).
     """
     import h5py
 
@@ -174,8 +175,9 @@ def read_spectra(path: str | os.PathLike[str]) -> Spectra:
         raise FileNotFoundError(f"spectra file {path} not found")
     if path.suffix.lower() in (".fits", ".fit", ".fz"):
         raise ValueError(
-            f"{path}: FITS spectra are not supported by phdl fit yet; convert to HDF5 with "
-            "datasets wavelength (n_pix,), flux (n, n_pix), ivar (n, n_pix)"
+            f"{path}: a FITS file; read LAMOST spectra with phdl.io.read_lamost(paths, "
+            "model.wavelength), or convert to HDF5 with datasets wavelength (n_pix,), "
+            "flux (n, n_pix), ivar (n, n_pix)"
         )
     try:
         h5 = h5py.File(path, "r")

@@ -23,6 +23,21 @@ def lsf_half_width(physics) -> int:
     return int(np.ceil(5.0 * sigma_px))
 
 
+def norm_window(wavelength: np.ndarray, length: float) -> tuple[np.ndarray, np.ndarray]:
+    """The Eq. 23 kernel on pixels ``wavelength`` (n,) Å, uniform in log lambda: for pixel i the
+    neighbour indices ``idx`` (n, 2h + 1) and unnormalized weights ``w`` = exp(-(lambda_j -
+    lambda_i)^2 / (2 L^2)) (0 outside the spectrum), h pixels = 4 L at the bluest pixel step.
+    ``length`` L in Å. Shared by the engine and the reader of observed spectra (phdl.io)."""
+    wl = np.asarray(wavelength, dtype=np.float64)
+    half = int(np.ceil(4.0 * length / (wl[1] - wl[0])))
+    j = np.arange(-half, half + 1)
+    idx = np.arange(wl.size)[:, None] + j[None, :]
+    valid = (idx >= 0) & (idx < wl.size)
+    idx_c = np.clip(idx, 0, wl.size - 1)
+    w = np.exp(-0.5 * ((wl[idx_c] - wl[:, None]) / length) ** 2) * valid
+    return idx_c, w
+
+
 class Instrument:
     """Line spread, pixel sampling and normalization for a :class:`WaveGrid`."""
 
@@ -37,14 +52,9 @@ class Instrument:
         self.first = (grid.margin - hp) * K  # internal index where the first kernel starts
         self.n_pix = grid.n_pix
         wl = grid.pixels
-        half = int(np.ceil(4.0 * physics.norm_length / (wl[0] * (10**physics.log_step - 1))))
-        j = np.arange(-half, half + 1)
-        idx = np.arange(wl.size)[:, None] + j[None, :]
-        valid = (idx >= 0) & (idx < wl.size)
-        idx_c = np.clip(idx, 0, wl.size - 1)
-        w = np.exp(-0.5 * ((wl[idx_c] - wl[:, None]) / physics.norm_length) ** 2) * valid
+        idx_c, w = norm_window(wl, physics.norm_length)
         w = w / w.sum(1, keepdims=True)
-        rows = np.repeat(np.arange(wl.size), idx.shape[1])
+        rows = np.repeat(np.arange(wl.size), idx_c.shape[1])
         keep = w.reshape(-1) > 0
         with warnings.catch_warnings():  # torch flags sparse CSR as beta; the use here is basic
             warnings.simplefilter("ignore", UserWarning)
