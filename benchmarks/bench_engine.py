@@ -1,9 +1,11 @@
 """Throughput of the ab initio engine: spectra/s and spectra-with-34-gradients/s.
 
-Usage: .venv/bin/python benchmarks/bench_engine.py [--grid N] [--compile 0|1] [--threads T]
+Usage: .venv/bin/python benchmarks/bench_engine.py [--grid N] [--workers W] [--compile 0|1]
+       [--threads T] [--skip-rates]
 Prints one markdown table row per measurement (for BENCHMARKS.md). With --grid N it also times
 `phdl.grid.make_grid` for N spectra with gradients (the quick profile uses 320) and extrapolates
-linearly to the paper's 6,222 spectra.
+linearly to the paper's 6,222 spectra; ``--workers W`` runs the grid on W engine processes of one
+thread each (0: one per core, the default of ``phdl grid``), ``--skip-rates`` times the grid only.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ def main() -> None:
     ap.add_argument("--grid", type=int, default=0, help="also time make_grid for N spectra")
     ap.add_argument("--compile", type=int, default=1)
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    ap.add_argument("--workers", type=int, default=1, help="make_grid engine processes")
+    ap.add_argument("--skip-rates", action="store_true", help="only time make_grid")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -44,7 +48,7 @@ def main() -> None:
     syn = Synthesizer(compile=bool(args.compile))
     print(f"engine set-up: {time.perf_counter() - t0:.1f} s ({len(syn.lines)} lines)")
     x = sample_labels(64, 123)
-    for grads in (False, True):
+    for grads in () if args.skip_rates else (False, True):
         for batch in (1, 8, 32):
             n = batch if grads else max(batch, 8)
             _rate(syn, x[:n], grads, batch, 1)  # warm-up (and compilation for this shape)
@@ -54,10 +58,12 @@ def main() -> None:
     if args.grid:
         with tempfile.TemporaryDirectory() as tmp:
             t0 = time.perf_counter()
-            make_grid(args.grid, 42, Path(tmp) / "g.h5", synthesizer=syn, progress=False)
+            make_grid(args.grid, 42, Path(tmp) / "g.h5", synthesizer=syn, progress=False,
+                      workers=args.workers)  # fmt: skip
             dt = time.perf_counter() - t0
         print(
-            f"| make_grid | {args.grid} spectra with gradients | {dt:.0f} s | "
+            f"| make_grid, workers={args.workers} | {args.grid} spectra with gradients | "
+            f"{dt:.0f} s | "
             f"{dt / args.grid:.2f} s/spectrum; "
             f"6,222 extrapolated: {dt / args.grid * 6222 / 60:.0f} min |"
         )

@@ -36,6 +36,12 @@ def _grid_args(p: argparse.ArgumentParser) -> None:
         default=16,
         help="spectra per chunk; the file is flushed after each (default 16)",
     )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="engine processes of one thread each (default 0: one per core)",
+    )
     p.add_argument("--no-gradients", action="store_true", help="do not store gradient spectra")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -49,6 +55,8 @@ def _grid(args: argparse.Namespace) -> int:
         raise ValueError(f"--seed must be a non-negative integer, got {args.seed}")
     if args.chunk_size <= 0:
         raise ValueError(f"--chunk-size must be positive, got {args.chunk_size}")
+    if args.workers < 0:
+        raise ValueError(f"--workers must be >= 0 (0 = one per core), got {args.workers}")
     grid.check_writable(args.out)  # before building the engine or synthesizing anything
     out = grid.make_grid(
         args.n,
@@ -58,6 +66,7 @@ def _grid(args: argparse.Namespace) -> int:
         chunk_size=args.chunk_size,
         with_gradients=not args.no_gradients,
         progress=not args.quiet,
+        workers=args.workers,
     )
     print(out)
     return 0

@@ -181,7 +181,12 @@ def _create(file: Path, labels: np.ndarray, wl: np.ndarray, attrs: dict, desc: d
 def _synthesize(syn: Any, labels: np.ndarray, n_pix: int, with_gradients: bool, first: int):
     """Run the engine on one chunk and check what it returns (shape, finiteness)."""
     out = syn(labels, with_gradients=True) if with_gradients else (syn(labels), None)
-    flux, grads = np.asarray(out[0], dtype=np.float64), out[1]
+    return _checked(out[0], out[1], labels, n_pix, with_gradients, first)
+
+
+def _checked(flux, grads, labels: np.ndarray, n_pix: int, with_gradients: bool, first: int):
+    """The engine's output for one chunk, checked (shape, finiteness)."""
+    flux = np.asarray(flux, dtype=np.float64)
     if flux.shape != (len(labels), n_pix):
         raise ValueError(
             f"synthesizer returned flux of shape {flux.shape}, expected {(len(labels), n_pix)}"
@@ -218,6 +223,7 @@ def make_grid(
     with_gradients: bool = True,
     progress: bool = True,
     labels: np.ndarray | None = None,
+    workers: int = 1,
 ) -> Path:
     """Synthesize ``n`` spectra at :func:`sample_labels` ``(n, seed)`` and write the grid file.
 
@@ -229,9 +235,15 @@ def make_grid(
 
     ``synthesizer`` is any object with the :class:`phdl.synth.Synthesizer` interface (default:
     ``Synthesizer(physics)``); ``labels`` (n, 34, physical) replaces the sampled labels.
+    ``workers`` > 1 runs the engine in that many processes of one thread each (0: one per
+    core; :mod:`phdl.synth.pool`), with the physics of ``synthesizer`` when it is a
+    :class:`phdl.synth.Synthesizer`; another synthesizer object always runs in this process.
     """
+    from phdl.synth.pool import resolve_workers
+
     n, seed = _positive_int(n, "n"), _seed(seed)
     chunk_size = _positive_int(chunk_size, "chunk_size")
+    workers = resolve_workers(int(workers))
     path = check_writable(path)
     partial = partial_path(path)
     if labels is None:
@@ -272,11 +284,10 @@ def make_grid(
     with h5py.File(partial, "r+") as f:
         todo = np.flatnonzero(~f["done"][()])
         bar = tqdm(total=n, initial=n - len(todo), desc="grid", unit="spec", disable=not progress)
+        chunks = [todo[a : a + chunk_size] for a in range(0, len(todo), chunk_size)]
         with bar:
-            for start in range(0, len(todo), chunk_size):
-                rows = todo[start : start + chunk_size]
+            for rows, flux, grads in _chunks(syn, labels, chunks, len(wl), with_gradients, workers):
                 sel = slice(rows[0], rows[-1] + 1) if rows[-1] - rows[0] + 1 == len(rows) else rows
-                flux, grads = _synthesize(syn, labels[rows], len(wl), with_gradients, int(rows[0]))
                 f["flux"][sel] = flux
                 if with_gradients:
                     f["gradients"][sel] = grads.astype(np.float32)
@@ -286,6 +297,23 @@ def make_grid(
                 bar.update(len(rows))
     os.replace(partial, path)
     return path
+
+
+def _chunks(syn, labels, chunks, n_pix: int, with_gradients: bool, workers: int):
+    """(rows, flux, gradients) per chunk, checked: in this process, or from worker processes
+    when ``workers`` > 1, there are several chunks and ``syn`` is the phdl engine."""
+    from phdl.synth import Synthesizer
+
+    if workers > 1 and len(chunks) > 1 and isinstance(syn, Synthesizer):
+        from phdl.synth.pool import synthesize_chunks
+
+        for rows, flux, grads in synthesize_chunks(
+            syn.physics, syn.compiled, labels, chunks, min(workers, len(chunks)), with_gradients
+        ):
+            yield rows, *_checked(flux, grads, labels[rows], n_pix, with_gradients, int(rows[0]))
+        return
+    for rows in chunks:
+        yield rows, *_synthesize(syn, labels[rows], n_pix, with_gradients, int(rows[0]))
 
 
 @dataclass
