@@ -1,7 +1,7 @@
 """Throughput of the ab initio engine: spectra/s and spectra-with-34-gradients/s.
 
-Usage: .venv/bin/python benchmarks/bench_engine.py [--grid N] [--workers W] [--compile 0|1]
-       [--threads T] [--skip-rates]
+Usage: .venv/bin/python benchmarks/bench_engine.py [--grid N] [--workers W] [--chunk-size C]
+       [--compile 0|1] [--threads T] [--skip-rates]
 Prints one markdown table row per measurement (for BENCHMARKS.md). With --grid N it also times
 `phdl.grid.make_grid` for N spectra with gradients (the quick profile uses 320) and extrapolates
 linearly to the paper's 6,222 spectra; ``--workers W`` runs the grid on W engine processes of one
@@ -35,6 +35,7 @@ def main() -> None:
     ap.add_argument("--compile", type=int, default=1)
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     ap.add_argument("--workers", type=int, default=1, help="make_grid engine processes")
+    ap.add_argument("--chunk-size", type=int, default=16, help="make_grid chunk size")
     ap.add_argument("--skip-rates", action="store_true", help="only time make_grid")
     args = ap.parse_args()
     if args.threads:
@@ -59,10 +60,11 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             t0 = time.perf_counter()
             make_grid(args.grid, 42, Path(tmp) / "g.h5", synthesizer=syn, progress=False,
-                      workers=args.workers)  # fmt: skip
+                      workers=args.workers, chunk_size=args.chunk_size)  # fmt: skip
             dt = time.perf_counter() - t0
         print(
-            f"| make_grid, workers={args.workers} | {args.grid} spectra with gradients | "
+            f"| make_grid, workers={args.workers}, chunks of {args.chunk_size} | "
+            f"{args.grid} spectra with gradients | "
             f"{dt:.0f} s | "
             f"{dt / args.grid:.2f} s/spectrum; "
             f"6,222 extrapolated: {dt / args.grid * 6222 / 60:.0f} min |"

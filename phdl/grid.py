@@ -238,6 +238,8 @@ def make_grid(
     ``workers`` > 1 runs the engine in that many processes of one thread each (0: one per
     core; :mod:`phdl.synth.pool`), with the physics of ``synthesizer`` when it is a
     :class:`phdl.synth.Synthesizer`; another synthesizer object always runs in this process.
+    The workers are started with ``spawn``: from a script, call this under
+    ``if __name__ == "__main__":`` (notebooks and ``phdl grid`` need nothing).
     """
     from phdl.synth.pool import resolve_workers
 
