@@ -212,15 +212,17 @@ def test_deterministic_and_batched_equals_one_at_a_time(toy, truth):
     calls = toy.calls
     batched = _fit(toy, flux, ivar, batch_size=3, **kw)
     n_calls = toy.calls - calls
+    calls = toy.calls
     single = _fit(toy, flux, ivar, batch_size=1, **kw)
+    n_calls_single = toy.calls - calls
     again = _fit(toy, flux, ivar, batch_size=3, **kw)
     other = _fit(toy, flux, ivar, batch_size=3, **{**kw, "seed": 8})
     assert np.array_equal(_labels(batched), _labels(single))
     assert np.array_equal(_labels(batched), _labels(again))
     assert list(batched["n_eval"]) == list(single["n_eval"])
     assert not np.array_equal(_labels(batched), _labels(other))
-    # one predict call per generation for the whole batch: far fewer calls than stars x gens
-    assert n_calls < int(np.sum(batched["n_iter"])) / 2
+    # one predict call per generation for the whole batch: far fewer calls than one at a time
+    assert n_calls < 0.6 * n_calls_single, (n_calls, n_calls_single)
 
 
 class _Interrupting:

@@ -13,7 +13,11 @@ Stopping, per star (whichever comes first; the reason is reported):
 - ``tolchi2``: the reduced-χ² range of the current population and of the best values of the
   last :data:`HISTORY` generations are both below ``tol / n_pix`` — i.e. below ``tol`` in
   total χ² (default 1: the Δχ² that separates labels by one σ along one direction). This is
-  pycma's ``tolfun`` test with a 10-generation history instead of 10 + 30 N / λ.
+  pycma's ``tolfun`` test with a 10-generation history instead of 10 + 30 N / λ. When the
+  star's best reduced χ² so far, χ²_r, exceeds 1 (model errors, underestimated noise) the
+  threshold is ``tol`` · χ²_r: the errors are then scaled by √χ²_r (Eq. 21), and so is the
+  Δχ² of one σ. Without this a star that the emulator cannot match (χ²_r ~ 10) was driven to
+  a 10× finer χ² flatness than its errors resolve.
 - any of pycma's own criteria (``maxiter``, ``tolx``, ``tolfun``, ``tolstagnation``, ...).
 After stopping, the final distribution mean is evaluated as well (one spectrum per star) and
 the better of it and the best sampled point is the result.
@@ -88,6 +92,7 @@ def run_stage(
     popsize: int | None,
     max_iter: int,
     tol: float,
+    scale_tol: bool = True,
     on_generation=None,
 ) -> StageResult:
     """Fit labels ``fit_idx`` of m stars together, the others held at ``start``.
@@ -98,7 +103,9 @@ def run_stage(
     ``cov0`` (m, k, k) optional initial covariance shapes (scaled units, see
     :func:`set_covariance`; the scale is ``sigma0``); ``popsize`` λ (None:
     :func:`default_popsize`); ``max_iter`` generations at most; ``tol`` the ``tolchi2``
-    threshold in total χ². ``on_generation(n_active)`` is called after each generation.
+    threshold in total χ², multiplied by the best reduced χ² so far when that exceeds 1 and
+    ``scale_tol`` (see the module docstring). ``on_generation(n_active)`` is called after each
+    generation.
     """
     fit_idx = np.asarray(fit_idx, dtype=int)
     k = len(fit_idx)
@@ -164,13 +171,14 @@ def run_stage(
                 best_f[i], best_x[i] = f[j], x[j]
             hist[i].append(float(f[j]))
             reason = dict(es.stop())
+            tol_i = ftol[i] * max(1.0, best_f[i]) if scale_tol else ftol[i]
             if (
                 not reason
                 and len(hist[i]) == HISTORY
-                and np.ptp(f) < ftol[i]
-                and max(hist[i]) - min(hist[i]) < ftol[i]
+                and np.ptp(f) < tol_i
+                and max(hist[i]) - min(hist[i]) < tol_i
             ):
-                reason = {"tolchi2": ftol[i]}
+                reason = {"tolchi2": tol_i}
             if reason:
                 stops[i] = ",".join(sorted(reason))
             else:
