@@ -28,8 +28,9 @@ Each stage then (defaults; see :mod:`phdl.fit.linear` and :mod:`phdl.fit.cmaes`)
    ``popsize=None`` for it), at most :data:`MAX_ITER` generations, stopping when χ² is flat to
    ``tol`` = :data:`TOL` = 1 in total χ² (the Δχ² = 1 of one σ along one direction; the mean
    ends well inside it), times the reduced χ² when that exceeds 1 (Eq. 21; on 8 quick test
-   stars at S/N 100, where the quick emulator leaves χ²_r ~ 9, this cut the evaluations per star
-   from 2,238 to 738 (median) for the same final χ² and the same label errors). Measured
+   stars at S/N 100 it cut the median evaluations per star from 950 to 698 at χ²_r ~ 2.3, and
+   from 2,238 to 738 with a weaker emulator at χ²_r ~ 9, for the same final χ²;
+   benchmarks/bench_fit_tolerance.py). Measured
    before that change on 4 stars of the quick (d = 64) emulator, full fit, S/N 100: these
    defaults took 260–530 evaluations per star and stopped 0.2–2.3 (median 1.2) in total
    χ² above a tight reference (``tol=0.02``, pycma's population, 1300–2500 evaluations); a
