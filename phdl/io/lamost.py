@@ -49,7 +49,7 @@ class LamostWarning(UserWarning):
     """A LAMOST file was read with an assumption (no redshift in its header)."""
 
 
-def _header_z(header, path: Path) -> float | None:
+def _header_z(header) -> float | None:
     z = header.get("Z")
     try:
         z = float(z)
@@ -79,7 +79,7 @@ def read_lamost_file(
     except OSError as exc:
         raise ValueError(f"{path} cannot be read as FITS: {exc}") from None
     with hdul:
-        z = _header_z(hdul[0].header, path)
+        z = _header_z(hdul[0].header)
         table = next(
             (h for h in hdul[1:] if isinstance(h, fits.BinTableHDU) and h.data is not None),
             None,
