@@ -1,22 +1,42 @@
-"""The whole book with the tiny profile, built in the real repository paths (slow)."""
+"""The whole book with the tiny profile, built in a copy of the book's sources (slow).
+
+The copy keeps ``make test`` from replacing a user's executed quick-profile book in ``book/``
+and ``_build/`` with the tiny one.
+"""
 
 from __future__ import annotations
+
+import shutil
 
 import pytest
 
 from phdl.runner import build_book, repo_root
 
 ROOT = repo_root()
+SOURCES = ("_config.yml", "_toc.yml", "notebooks", "data", "book")
 
 
 @pytest.mark.slow
-def test_build_book_tiny():
-    index = build_book("tiny")
-    assert index == ROOT / "_build" / "html" / "index.html"
+def test_build_book_tiny(tmp_path):
+    for name in SOURCES:
+        src = ROOT / name
+        if src.is_dir():
+            shutil.copytree(src, tmp_path / name, ignore=shutil.ignore_patterns("*.ipynb"))
+            if name == "notebooks":  # the chapters themselves
+                for nb in src.glob("*.ipynb"):
+                    shutil.copy(nb, tmp_path / name / nb.name)
+        else:
+            shutil.copy(src, tmp_path / name)
+    before = {p: p.stat().st_mtime for p in (ROOT / "book").glob("*.ipynb")}
+    index = build_book("tiny", root=tmp_path)
+    assert index == tmp_path / "_build" / "html" / "index.html"
     assert index.is_file()
-    page = ROOT / "_build" / "html" / "book" / "01_ab_initio_grid.html"
+    page = tmp_path / "_build" / "html" / "book" / "01_ab_initio_grid.html"
     assert page.is_file()
     html = page.read_text()
     assert html.count("<img") >= 5, "chapter 1 should render its figures"
     assert "Figure 2" in html and "Traceback" not in html
-    assert (ROOT / "book" / "01_ab_initio_grid.ipynb").is_file()
+    for chapter in ("01_ab_initio_grid", "03_test_set_recovery", "05_correlation_matrix"):
+        assert (tmp_path / "book" / f"{chapter}.ipynb").is_file()
+    # the repository's own executed book is untouched
+    assert {p: p.stat().st_mtime for p in (ROOT / "book").glob("*.ipynb")} == before
