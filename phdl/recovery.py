@@ -105,6 +105,29 @@ def recovery_table(
     return table
 
 
+def flag_table(flags: np.ndarray, names: Sequence[str]) -> Table:
+    """Per label, the fraction of good flags (0) and of each bit F1–F4 set (Section 2.3), among
+    the stars with a flag (≥ 0; -1 marks a star that was not fitted), beside the paper's good
+    fractions (:data:`PAPER_GOOD_FLAGS`). ``flags`` (n, k) int, columns ``names``."""
+    fl = np.atleast_2d(np.asarray(flags))
+    if fl.shape[1] != len(names):
+        raise ValueError(f"flags has {fl.shape[1]} columns but {len(names)} names")
+    valid = fl >= 0
+    n_valid = valid.sum(0)
+
+    def fraction(hit: np.ndarray) -> np.ndarray:
+        return np.where(n_valid > 0, (hit & valid).sum(0) / np.maximum(n_valid, 1), np.nan)
+
+    table = Table({"label": list(names)})
+    table["good (ours)"] = fraction(fl == 0)
+    for b in range(4):
+        table[f"F{b + 1}"] = fraction(fl & (1 << b) > 0)
+    table["good (paper)"] = [PAPER_GOOD_FLAGS.get(n, "") for n in names]
+    for col in ("good (ours)", "F1", "F2", "F3", "F4"):
+        table[col].format = ".2f"
+    return table
+
+
 def gradient_correlation(gradients: np.ndarray) -> np.ndarray:
     """Pearson correlation over pixels between gradient spectra: (k, n_pix) -> (k, k).
 

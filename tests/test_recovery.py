@@ -61,6 +61,19 @@ def test_gradient_correlation():
     assert abs(c[0, 3]) < 0.1 and np.isnan(c[4, 0])
 
 
+def test_flag_table_fractions_skip_unfitted_stars():
+    flags = np.array([[0, 1], [3, 0], [-1, 8], [0, -1]])
+    t = rc.flag_table(flags, ["Teff", "[Mg/Fe]"])
+    assert list(t["good (ours)"]) == pytest.approx([2 / 3, 1 / 3])
+    assert list(t["F1"]) == pytest.approx([1 / 3, 1 / 3])  # -1 is not "every bit set"
+    assert list(t["F2"]) == pytest.approx([1 / 3, 0.0]) and list(t["F4"]) == pytest.approx(
+        [0, 1 / 3]
+    )
+    assert list(t["good (paper)"]) == ["", rc.PAPER_GOOD_FLAGS["[Mg/Fe]"]]
+    with pytest.raises(ValueError, match="2 columns but 1 names"):
+        rc.flag_table(flags, ["Teff"])
+
+
 def test_paper_tables_cover_every_element():
     assert all(name in rc.PAPER_SIGMA for name in LABELS[4:])
     assert all(name in rc.PAPER_GOOD_FLAGS for name in LABELS[4:])
