@@ -24,6 +24,7 @@ import dataclasses
 import platform
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -77,22 +78,18 @@ def throughput(wavelength: np.ndarray) -> None:
         no_flux, no_jac = skip.get(name, (set(), set()))
         for batch in (1, 64, 1024):
             labels = sample_labels(batch, 7)
-            r_f = r_j = "—"
-            if batch not in no_flux:
-                rate = _rate(
-                    lambda lab=labels, emu=emu: emu.predict(lab),
-                    batch,
-                    warm=lambda lab=labels, emu=emu: emu.predict(lab[:2]),
-                )
-                r_f = f"{rate:,.1f}"
-            if batch not in no_jac:
-                rate = _rate(
-                    lambda lab=labels, emu=emu: emu.jacobian(lab),
-                    batch,
-                    warm=lambda lab=labels, emu=emu: emu.jacobian(lab[:1]),
-                )
-                r_j = f"{rate:,.2f}"
-            print(f"| {name} | {batch} | {r_f} | {r_j} |")
+            cells = []
+            # (method, skipped batches, warm-up size, digits): spectra/s, then Jacobians/s
+            for fn, skipped, n_warm, digits in (
+                (emu.predict, no_flux, 2, 1),
+                (emu.jacobian, no_jac, 1, 2),
+            ):
+                if batch in skipped:
+                    cells.append("—")
+                    continue
+                rate = _rate(partial(fn, labels), batch, warm=partial(fn, labels[:n_warm]))
+                cells.append(f"{rate:,.{digits}f}")
+            print(f"| {name} | {batch} | {cells[0]} | {cells[1]} |")
 
 
 def engine_rate() -> float:
