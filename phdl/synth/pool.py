@@ -39,16 +39,19 @@ def _run(labels: np.ndarray, with_gradients: bool):
     return np.asarray(_ENGINE(labels), dtype=np.float64), None
 
 
+def _cores() -> int:
+    """CPU cores available to this process."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
 def resolve_workers(workers: int) -> int:
     """``workers`` ≥ 1 as given; 0 means one per CPU core available to this process."""
     if workers < 0:
         raise ValueError(f"workers must be >= 0 (0 = one per core), got {workers}")
-    if workers == 0:
-        try:
-            return max(1, len(os.sched_getaffinity(0)))
-        except AttributeError:  # not on Linux
-            return max(1, os.cpu_count() or 1)
-    return workers
+    return workers or _cores()
 
 
 def synthesize_chunks(
@@ -64,7 +67,7 @@ def synthesize_chunks(
     ``workers`` processes of one thread each (``spawn``: safe with torch's thread pools), in
     completion order. At most two chunks per worker are in flight (memory stays bounded). A
     worker's exception is raised here; leaving the loop early cancels the rest."""
-    threads = max(1, (os.cpu_count() or 1) // workers)
+    threads = max(1, _cores() // workers)
     ctx = multiprocessing.get_context("spawn")
     pending: dict[Future, np.ndarray] = {}
     todo = list(chunks)
