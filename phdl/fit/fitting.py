@@ -30,11 +30,11 @@ Each stage then (defaults; see :mod:`phdl.fit.linear` and :mod:`phdl.fit.cmaes`)
    ends well inside it), times the reduced χ² when that exceeds 1 (Eq. 21; on 8 quick test
    stars at S/N 100 it cut the median evaluations per star from 950 to 698 at χ²_r ~ 2.3, and
    from 2,238 to 738 with a weaker emulator at χ²_r ~ 9, for the same final χ²;
-   benchmarks/bench_fit_tolerance.py). Measured
-   before that change on 4 stars of the quick (d = 64) emulator, full fit, S/N 100: these
-   defaults took 260–530 evaluations per star and stopped 0.2–2.3 (median 1.2) in total
-   χ² above a tight reference (``tol=0.02``, pycma's population, 1300–2500 evaluations); a
-   1.5 σ start with ``tol=0.3`` got within 0.1–1.0 for 1.7 times the evaluations.
+   benchmarks/bench_fit_tolerance.py). Measured before that change on 4 stars of the quick
+   (d = 64) emulator, full fit, S/N 100: these defaults took 260–530 evaluations per star and
+   stopped 0.2–2.3 (median 1.2) in total χ² above a tight reference (``tol=0.02``, pycma's
+   population, 1300–2500 evaluations); a 1.5 σ start with ``tol=0.3`` got within 0.1–1.0 for
+   1.7 times the evaluations.
 """
 
 from __future__ import annotations

@@ -154,14 +154,15 @@ class TrainConfig:
 #:   2 blocks, 16 tokens, 600 epochs (300 gave σ = 4.3 %, and the book had the time once the
 #:   fit stopped at the χ²-scaled tolerance; a helper measured 2.5 % for the plain twin with
 #:   900 epochs and 2.2 % with d = 96 and 600, which the 30-minute book cannot afford); 128
-#:   random pixels per step; the gradient term from 4 random labels on
-#:   8 spectra of each batch of 32 (unbiased, about 4x the cost of a plain step instead of
-#:   ~40x); test loss every 10 epochs on 256 fixed pixels. grad_weight = 1e-4: measured on
-#:   runs/quick/grid.h5, the paper's weight 1 (and 1e-2, 1e-3) drives the networks to the
-#:   zero-derivative solution (flat spectra, σ ~ 5-7 %, gradient errors = |G|), an L1 pull
-#:   that an under-trained network cannot resist at this scale; 1e-4 keeps the flux fit of
-#:   the plain model and removes the noise in the weak labels' gradients. The MLP is the
-#:   Payne: flux only, early stopping (it overfits 288 spectra after ~100 epochs).
+#:   random pixels per step; the gradient term from 4 random labels on 8 spectra of each batch
+#:   of 32 (unbiased; an epoch costs 3x a plain one instead of 12x for all 34 labels,
+#:   benchmarks/bench_emulator.py); test loss every 10 epochs on 256 fixed pixels.
+#:   grad_weight = 1e-4: measured on runs/quick/grid.h5, the paper's weight 1 (and 1e-2,
+#:   1e-3) drives the networks to the zero-derivative solution (flat spectra, σ ~ 5-7 %,
+#:   gradient errors = |G|), an L1 pull that an under-trained network cannot resist at this
+#:   scale; 1e-4 keeps the flux fit of the plain model and removes the noise in the weak
+#:   labels' gradients. The MLP is the Payne: flux only, early stopping (it overfits 288
+#:   spectra after ~100 epochs).
 #: - "tiny": for tests and the smoke-test book.
 PRESETS: dict[str, dict[str, TrainConfig]] = {
     "full": {
