@@ -227,9 +227,15 @@ def test_resume_with_other_config_or_grid_is_refused(grid_path, trained, tmp_pat
 def test_replace_retrains_a_checkpoint_of_another_config(grid_path, trained, tmp_path):
     stale = tmp_path / "stale.pt"
     stale.write_bytes(trained.read_bytes())
-    with pytest.warns(UserWarning, match="epochs=6, requested 7.*retraining"):
+    with pytest.warns(UserWarning, match="epochs=6, requested 7.*retraining") as record:
         train(grid_path, stale, _cfg(epochs=7), progress=False, replace=True)
+    assert "delete it" not in str(record[0].message)  # the reason, without the advice
     assert load(stale).train_config["epochs"] == 7
+    junk = tmp_path / "junk.pt"
+    junk.write_text("junk")
+    with pytest.warns(UserWarning, match="not a phdl model checkpoint; retraining"):
+        train(grid_path, junk, _cfg(epochs=7), progress=False, replace=True)
+    assert load(junk).train_config["epochs"] == 7
 
 
 def test_grid_without_gradients(tmp_path):

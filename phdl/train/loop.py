@@ -133,27 +133,39 @@ def _first_difference(old: dict, new: dict, prefix: str = "") -> str | None:
     return None
 
 
+class CheckpointMismatch(ValueError):
+    """``out_path`` holds something other than a checkpoint of this very run; ``reason`` says
+    what differs (the message adds what to do about it)."""
+
+    def __init__(self, reason: str, hint: str = "delete it or choose another output path"):
+        super().__init__(f"{reason}; {hint}")
+        self.reason = reason
+
+
 def _existing(out: Path, cfg: TrainConfig, grid: Any, ghash: str) -> dict[str, Any] | None:
-    """The checkpoint at ``out`` if it continues this very run; None if there is none."""
+    """The checkpoint at ``out`` if it continues this very run; None if there is none.
+    :class:`CheckpointMismatch` if it belongs to another run or is not a checkpoint."""
     if not out.exists():
         return None
-    hint = "delete it or choose another output path"
     try:
         ckpt = torch.load(out, map_location="cpu", weights_only=True)
     except Exception:  # noqa: BLE001 - any failure means: not our checkpoint
         ckpt = None
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
-        raise ValueError(f"{out} exists and is not a phdl model checkpoint; {hint}")
-    wl = np.asarray(ckpt["wavelength"])
-    check_compatible(ckpt["label_names"], wl, grid, f"checkpoint {out}")
+        raise CheckpointMismatch(f"{out} exists and is not a phdl model checkpoint")
+    try:
+        check_compatible(ckpt["label_names"], np.asarray(ckpt["wavelength"]), grid,
+                         f"checkpoint {out}")  # fmt: skip
+    except ValueError as exc:
+        raise CheckpointMismatch(str(exc)) from exc
     if ckpt["grid_hash"] != ghash:
-        raise ValueError(
+        raise CheckpointMismatch(
             f"checkpoint {out} was trained on another grid ({ckpt['grid_path']}): the grid hash "
-            f"{ckpt['grid_hash'][:12]} differs from {grid.path}'s {ghash[:12]}; {hint}"
+            f"{ckpt['grid_hash'][:12]} differs from {grid.path}'s {ghash[:12]}"
         )
     diff = _first_difference(ckpt["train_config"], cfg.to_dict())
     if diff:
-        raise ValueError(f"checkpoint {out} was made with {diff}; {hint}")
+        raise CheckpointMismatch(f"checkpoint {out} was made with {diff}")
     return ckpt
 
 
@@ -190,11 +202,10 @@ def train(
     ghash = grid_hash(grid_path)
     try:
         ckpt = _existing(out, cfg, grid, ghash)
-    except ValueError as exc:
+    except CheckpointMismatch as exc:
         if not replace:
             raise
-        reason = str(exc).rsplit(";", 1)[0]
-        warnings.warn(f"{reason}; retraining from scratch (replace=True)", stacklevel=2)
+        warnings.warn(f"{exc.reason}; retraining from scratch (replace=True)", stacklevel=2)
         ckpt = None
     if ckpt is not None and ckpt["progress"]["finished"]:
         return out
