@@ -105,6 +105,26 @@ def recovery_table(
     return table
 
 
+def crlb_verdict(rec: Table, labels: Sequence[str], target: float = 1.5) -> tuple[str, list[str]]:
+    """Issue 4's recovery target on a :func:`recovery_table` made with ``crlb``: a sentence
+    saying whether σ_fit / σ_CRLB ≤ ``target`` for every one of ``labels`` (and by how much each
+    one that misses it misses), and ``labels`` sorted by decreasing ratio. A NaN ratio counts
+    as a miss."""
+    if "σ / σ CRLB" not in rec.colnames:
+        raise ValueError("the recovery table has no 'σ / σ CRLB' column; pass crlb= to make it")
+    ratio = {str(n): float(r) for n, r in zip(rec["label"], rec["σ / σ CRLB"], strict=True)}
+    unknown = [n for n in labels if n not in ratio]
+    if unknown:
+        raise ValueError(f"labels {unknown} are not rows of the recovery table")
+    missed = [n for n in labels if not ratio[n] <= target]
+    worst = sorted(labels, key=lambda n: -ratio[n] if np.isfinite(ratio[n]) else -np.inf)
+    what = f"σ_fit / σ_CRLB ≤ {target:g}"
+    if not missed:
+        return f"all {len(labels)} meet the target {what}", worst
+    misses = ", ".join(f"{n} ({ratio[n]:.2f}, {ratio[n] / target:.1f}× over)" for n in missed)
+    return f"{len(missed)} of {len(labels)} miss the target {what}: {misses}", worst
+
+
 def flag_table(flags: np.ndarray, names: Sequence[str]) -> Table:
     """Per label, the fraction of good flags (0) and of each bit F1–F4 set (Section 2.3), among
     the stars with a flag (≥ 0; -1 marks a star that was not fitted), beside the paper's good

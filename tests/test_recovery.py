@@ -106,3 +106,23 @@ def test_strongest_pairs_and_blocks():
     t = rc.block_strength(corr, names, {"ab": ["a", "b"], "cd": ["c", "d"]})
     assert t["ab × ab"][0] == pytest.approx(0.9) and t["ab × cd"][0] == pytest.approx(0.0)
     assert t["cd × cd"][0] == pytest.approx(0.5)
+
+
+def test_crlb_verdict_names_each_miss_and_its_size():
+    truth = np.zeros((50, 3))
+    rng = np.random.default_rng(0)
+    fitted = truth + rng.normal(0, 1, (50, 3)) * np.array([1.0, 3.0, 0.5])
+    crlb = np.ones((50, 3))
+    names = ["Teff", "logg", "[Fe/H]"]
+    rec = rc.recovery_table(truth, fitted, names, crlb=crlb)
+    text, worst = rc.crlb_verdict(rec, names)
+    assert worst[0] == "logg" and worst[-1] == "[Fe/H]"
+    assert text.startswith("1 of 3 miss") and "logg (" in text and "Teff" not in text
+    r = float(rec["σ / σ CRLB"][1])
+    assert f"{r / 1.5:.1f}× over" in text
+    ok, _ = rc.crlb_verdict(rec, ["[Fe/H]"])
+    assert ok.startswith("all 1 meet")
+    with pytest.raises(ValueError, match="not rows"):
+        rc.crlb_verdict(rec, ["[Mg/Fe]"])
+    with pytest.raises(ValueError, match="crlb="):
+        rc.crlb_verdict(rc.recovery_table(truth, fitted, names), names)
