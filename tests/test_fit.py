@@ -15,6 +15,7 @@ from phdl.fit import (
     fit_spectra,
     on_model_grid,
     read_spectra,
+    read_table,
     write_spectra,
 )
 from phdl.fit.cmaes import set_covariance
@@ -310,7 +311,7 @@ def test_cli_fit_happy_path(tmp_path, capsys, cli_toy):
     )
     assert rc == 0
     assert capsys.readouterr().out.strip() == str(out)
-    table = Table.read(out)
+    table = read_table(out)
     assert table.meta["STRATEGY"] == "full" and table.meta["SEED"] == 3
     assert len(table) == 2 and "[Fe/H]" in table.colnames and "Teff_err" in table.colnames
     assert list(table["status"]) == ["ok", "ok"]

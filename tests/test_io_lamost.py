@@ -4,10 +4,9 @@ and ``phdl fit`` on FITS files."""
 import numpy as np
 import pytest
 from astropy.io import fits
-from astropy.table import Table
 
 from phdl import cli
-from phdl.fit import ResampleWarning, ToyModel
+from phdl.fit import ResampleWarning, ToyModel, read_table
 from phdl.io import LamostWarning, normalize, read_lamost, read_lamost_file
 
 C_KMS = 299792.458
@@ -168,7 +167,7 @@ def test_cli_fit_reads_lamost_files(tmp_path, capsys, monkeypatch):
     captured = capsys.readouterr()
     assert rc == 0, captured.err
     assert "2 LAMOST spectra" in captured.err and "normalized" in captured.err
-    table = Table.read(out)
+    table = read_table(out)
     assert len(table) == 2 and list(table["status"]) == ["ok", "ok"]
 
 

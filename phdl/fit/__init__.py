@@ -21,6 +21,7 @@ from phdl.fit.fitting import (
     bank_start,
     default_labels,
     fit_spectra,
+    read_table,
     write_table,
 )
 from phdl.fit.linear import FD_STEP, gauss_newton_start, jacobian_fd
@@ -64,5 +65,6 @@ __all__ = [
     "read_spectra",
     "resample",
     "write_spectra",
+    "read_table",
     "write_table",
 ]

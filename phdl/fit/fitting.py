@@ -40,7 +40,9 @@ Each stage then (defaults; see :mod:`phdl.fit.linear` and :mod:`phdl.fit.cmaes`)
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -272,27 +274,36 @@ def _fit_batch(model, flux, ivar, start, stars, stages, options, show):
     return current, res.chisq, n_iter, n_eval, [" | ".join(r) for r in reasons]
 
 
-def write_table(table: Table, path: str | os.PathLike[str]) -> Path:
-    """Write a label table as FITS, atomically (a temporary name, then rename).
-
-    Column names keep the paper's Table 4 spelling (``[Fe/H]``, ``[Mg/Fe]_err``); FITS allows
-    them, and astropy's advice to use only letters, digits and underscores is silenced.
-    """
-    import warnings
-
+@contextmanager
+def _quiet_names() -> Iterator[None]:
+    """Silence astropy's advice to use only letters, digits and underscores in FITS column
+    names: ours keep the paper's Table 4 spelling (``[Fe/H]``, ``[Mg/Fe]_err``), which FITS
+    allows."""
     from astropy.io.fits.verify import VerifyWarning
 
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "It is strongly recommended", VerifyWarning)
+        yield
+
+
+def write_table(table: Table, path: str | os.PathLike[str]) -> Path:
+    """Write a label table as FITS, atomically (a temporary name, then rename)."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.fits")
     try:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", "It is strongly recommended", VerifyWarning)
+        with _quiet_names():
             table.write(tmp, format="fits", overwrite=True)
         os.replace(tmp, path)
     finally:
         if tmp.exists():
             tmp.unlink()
     return path
+
+
+def read_table(path: str | os.PathLike[str]) -> Table:
+    """Read a label table written by :func:`write_table` (``phdl fit --out``)."""
+    with _quiet_names():
+        return Table.read(path, format="fits")
 
 
 def _table(ckpt: Checkpoint, status: np.ndarray, options: dict) -> Table:
