@@ -226,6 +226,16 @@ def test_deterministic_and_batched_equals_one_at_a_time(toy, truth):
     assert n_calls < 0.6 * n_calls_single, (n_calls, n_calls_single)
 
 
+def test_chi2_scaled_stop_saves_evaluations_where_the_model_cannot_match(toy, truth):
+    # a systematic misfit of ~4 % leaves chi2_r >> 1 at S/N 100: the scaled stop ends sooner
+    wiggle = 0.04 * np.sin(np.linspace(0.0, 40.0, toy.wavelength.size))
+    flux = toy.predict(truth) + wiggle
+    runs = {s: _fit(toy, flux, strategy="full", scale_tol=s) for s in (False, True)}
+    assert np.all(np.asarray(runs[False]["Chisq"]) > 3.0)
+    assert runs[True]["n_eval"].sum() < runs[False]["n_eval"].sum()
+    assert runs[True].meta["SCALETOL"] is True and runs[False].meta["SCALETOL"] is False
+
+
 class _Interrupting:
     """The toy, raising KeyboardInterrupt on predict call number ``fail_on``."""
 

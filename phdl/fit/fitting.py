@@ -165,6 +165,7 @@ def fit_spectra(
     popsize: int | None = POPSIZE,
     max_iter: int | None = None,
     tol: float = TOL,
+    scale_tol: bool = True,
     sigma0: float = SIGMA0,
     gn_steps: int = GN_STEPS,
     batch_size: int = 64,
@@ -183,10 +184,11 @@ def fit_spectra(
     ignored), overriding the default or ``init`` for them;
     ``seed``: all randomness; ``popsize``: λ per stage (None: pycma's default 4 + ⌊3 ln k⌋);
     ``max_iter``: generations per stage (None: :data:`MAX_ITER`); ``tol``: stop when χ² is flat
-    to ``tol`` in total χ²; ``sigma0``: initial step (scaled units; with a Gauss–Newton start
-    the cap on it); ``gn_steps``: Gauss–Newton steps setting CMA-ES's initial mean and
-    covariance per stage (0: isotropic start at ``sigma0``); ``batch_size``: stars
-    advancing together (their populations are evaluated in one ``predict`` call);
+    to ``tol`` in total χ² (with ``scale_tol``, to ``tol`` times the star's reduced χ² where that
+    exceeds 1: see :mod:`phdl.fit.cmaes`); ``sigma0``: initial step (scaled units; with a
+    Gauss–Newton start the cap on it); ``gn_steps``: Gauss–Newton steps setting CMA-ES's
+    initial mean and covariance per stage (0: isotropic start at ``sigma0``); ``batch_size``:
+    stars advancing together (their populations are evaluated in one ``predict`` call);
     ``checkpoint``: an .npz path where finished batches are saved, so that an interrupted fit
     resumes where it stopped (:mod:`phdl.fit.resume`; removed when the fit completes).
 
@@ -212,7 +214,8 @@ def fit_spectra(
     start = _start(model, flux, ivar, ok, init, held)
 
     options = dict(strategy=strategy, seed=seed, popsize=popsize, max_iter=max_iter, tol=tol,
-                   sigma0=sigma0, gn_steps=gn_steps, START_SIGMAS=START_SIGMAS)  # fmt: skip
+                   scale_tol=bool(scale_tol), sigma0=sigma0, gn_steps=gn_steps,
+                   START_SIGMAS=START_SIGMAS)  # fmt: skip
     key = "" if checkpoint is None else input_key(model, flux[ok], ivar[ok], start[ok], options)
     ckpt = Checkpoint(checkpoint, key, n)
     todo = ok[~ckpt.done[ok]]
@@ -264,6 +267,7 @@ def _fit_batch(model, flux, ivar, start, stars, stages, options, show):
             popsize=options["popsize"],
             max_iter=options["max_iter"],
             tol=options["tol"],
+            scale_tol=options["scale_tol"],
             on_generation=lambda active, s=s: show(active, s),
         )
         current = res.labels
@@ -325,6 +329,7 @@ def _table(ckpt: Checkpoint, status: np.ndarray, options: dict) -> Table:
             "POPSIZE": "pycma default" if popsize is None else int(popsize),
             "MAXITER": int(options["max_iter"]),
             "TOL": float(options["tol"]),
+            "SCALETOL": bool(options["scale_tol"]),
             "SIGMA0": float(options["sigma0"]),
             "GNSTEPS": int(options["gn_steps"]),
         }
