@@ -43,9 +43,9 @@ def main(argv: list[str] | None = None) -> None:
     import torch
 
     from phdl.emulator import load
-    from phdl.fit import STRATEGIES, add_noise, fit_spectra, write_table
+    from phdl.fit import FITTED, add_noise, fit_spectra, write_table
     from phdl.grid import grid_hash, read_grid
-    from phdl.labels import LABELS, index
+    from phdl.labels import index
     from phdl.recovery import paper_bins, recovery_table
 
     for path in (args.model, args.spectra_grid):
@@ -86,10 +86,9 @@ def main(argv: list[str] | None = None) -> None:
         f"| {ok.sum()} | {dt / 60:.1f} min{note} | {dt / n:.2f} | {n / dt:.3f} | "
         f"{np.mean(table['n_eval'][ok]):.0f} | {np.median(table['Chisq'][ok]):.2f} |\n"
     )
-    names = [name for group in STRATEGIES[args.strategy] for name in LABELS if name in group]
-    cols = [index(name) for name in names]
-    fitted = np.stack([np.asarray(table[name], dtype=np.float64) for name in names], axis=1)
-    rec = recovery_table(truth[ok][:, cols], fitted[ok], names, bins=paper_bins(truth[ok]))
+    cols = [index(name) for name in FITTED]
+    fitted = np.stack([np.asarray(table[name], dtype=np.float64) for name in FITTED], axis=1)
+    rec = recovery_table(truth[ok][:, cols], fitted[ok], FITTED, bins=paper_bins(truth[ok]))
     print("\n".join(rec.pformat(max_lines=-1, max_width=-1)))
 
 

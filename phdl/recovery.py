@@ -125,6 +125,32 @@ def crlb_verdict(rec: Table, labels: Sequence[str], target: float = 1.5) -> tupl
     return f"{len(missed)} of {len(labels)} miss the target {what}: {misses}", worst
 
 
+def emulator_limit(chi_truth: np.ndarray, chi_fit: np.ndarray, threshold: float = 1.5) -> str:
+    """A sentence on whether the emulator's errors or the noise limit a test-set fit.
+
+    ``chi_truth`` (n,): reduced χ² of the emulator at the true labels against the noisy
+    spectra; ``chi_fit`` (n,): the fit's reduced χ². Noise alone gives χ²_r ≈ 1; where the
+    median ``chi_truth`` exceeds ``threshold`` the emulator's errors dominate, and the
+    Cramér–Rao bound (which assumes an exact model) is out of reach."""
+    truth, fit = np.asarray(chi_truth, dtype=float), np.asarray(chi_fit, dtype=float)
+    if truth.shape != fit.shape or truth.ndim != 1:
+        raise ValueError(f"chi_truth and chi_fit must both be (n,); got {truth.shape}, {fit.shape}")
+    head = (
+        f"at the true labels the emulator leaves a median reduced χ² of {np.median(truth):.2f} "
+        f"(noise alone: 1); the fitted labels reach {np.median(fit):.2f}, below the truth's χ² "
+        f"for {np.mean(fit < truth):.0%} of the stars. "
+    )
+    if np.median(truth) > threshold:
+        return head + (
+            "The emulator's errors dominate the noise, so σ_fit / σ_CRLB cannot approach 1 with "
+            "this model: the fit moves the labels to wherever the emulator's errors are smallest. "
+            "A better emulator (more training spectra, the full profile) is the way to the bound."
+        )
+    return head + (
+        "The emulator is close to exact here, so the remaining gap to the bound is the optimizer's."
+    )
+
+
 def flag_table(flags: np.ndarray, names: Sequence[str]) -> Table:
     """Per label, the fraction of good flags (0) and of each bit F1–F4 set (Section 2.3), among
     the stars with a flag (≥ 0; -1 marks a star that was not fitted), beside the paper's good

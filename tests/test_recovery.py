@@ -126,3 +126,13 @@ def test_crlb_verdict_names_each_miss_and_its_size():
         rc.crlb_verdict(rec, ["[Mg/Fe]"])
     with pytest.raises(ValueError, match="crlb="):
         rc.crlb_verdict(rc.recovery_table(truth, fitted, names), names)
+
+
+def test_emulator_limit_says_which_limits_the_fit():
+    text = rc.emulator_limit(np.array([2.0, 3.0, 2.5]), np.array([1.8, 2.9, 2.6]))
+    assert "median reduced χ² of 2.50" in text and "for 67% of the stars" in text
+    assert "errors dominate the noise" in text
+    exact = rc.emulator_limit(np.array([1.0, 1.1]), np.array([0.98, 1.05]))
+    assert "close to exact" in exact and "dominate" not in exact
+    with pytest.raises(ValueError, match="chi_truth"):
+        rc.emulator_limit(np.ones(3), np.ones(2))
