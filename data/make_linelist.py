@@ -1,4 +1,4 @@
-"""Build data/linelist.csv from the excerpts in data/raw_linelists/ (see data/LINELIST.md).
+"""Build phdl/data/linelist.csv from the excerpts in data/raw_linelists/ (see data/LINELIST.md).
 
 Run from the repository root:  python data/make_linelist.py
 Steps: parse each excerpt (air wavelengths) -> merge hyperfine/isotopic/fine-structure component
@@ -19,7 +19,7 @@ from phdl.synth.linelist import ELEMENTS, ROMAN, air_to_vacuum, parse_species
 
 HERE = Path(__file__).resolve().parent
 RAW = HERE / "raw_linelists"
-OUT = HERE / "linelist.csv"
+OUT = HERE.parent / "phdl" / "data" / "linelist.csv"
 WL_MIN, WL_MAX = 3750.0, 9000.0
 ELEMENTS_KEPT = set(
     "C N O Na Mg Al Si S K Ca Sc Ti V Cr Mn Fe Co Ni Cu Zn Sr Y Zr Ba Au La Ce Pr Nd Sm Eu".split()

@@ -1,6 +1,6 @@
 """Execute the book's chapters with papermill and build the HTML book with Jupyter Book 1.x.
 
-A *profile* (``data/profiles/<name>.yml``) lists the chapters in the order they run, each with
+A *profile* (``phdl/data/profiles/<name>.yml``) lists the chapters in the order they run, each with
 the papermill parameters of its notebook::
 
     profile: quick
@@ -30,7 +30,7 @@ from typing import Any
 
 import yaml
 
-PROFILE_DIR = Path("data") / "profiles"
+PROFILE_DIR = Path("phdl") / "data" / "profiles"
 NOTEBOOK_DIR = Path("notebooks")
 BOOK_DIR = Path("book")
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -50,7 +50,7 @@ def repo_root() -> Path:
 
 
 def available_profiles(root: Path | None = None) -> list[str]:
-    """Names of the profiles in ``<root>/data/profiles``, sorted."""
+    """Names of the profiles in ``<root>/phdl/data/profiles``, sorted."""
     folder = (Path(root) if root else repo_root()) / PROFILE_DIR
     return sorted(p.stem for p in folder.glob("*.yml"))
 

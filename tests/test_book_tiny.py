@@ -13,7 +13,7 @@ import pytest
 from phdl.runner import build_book, repo_root
 
 ROOT = repo_root()
-SOURCES = ("_config.yml", "_toc.yml", "notebooks", "data", "book")
+SOURCES = ("_config.yml", "_toc.yml", "notebooks", "phdl/data/profiles", "book")
 
 
 @pytest.mark.slow
@@ -22,7 +22,7 @@ def test_build_book_tiny(tmp_path):
         src = ROOT / name
         if src.is_dir():  # book/: its pages, not the executed notebooks of an earlier build
             skip = shutil.ignore_patterns("*.ipynb") if name == "book" else None
-            shutil.copytree(src, tmp_path / name, ignore=skip)
+            shutil.copytree(src, tmp_path / name, ignore=skip)  # parents made as needed
         else:
             shutil.copy(src, tmp_path / name)
     before = {p: p.stat().st_mtime for p in (ROOT / "book").glob("*.ipynb")}

@@ -163,7 +163,7 @@ def test_read_linelist_dispatch(tmp_path: Path) -> None:
         warnings.simplefilter("ignore")
         assert len(read_linelist(DATA / "gfall_sample.dat")) == 4
         assert len(read_linelist(DATA / "vald_short_sample.vald")) == 4
-    assert len(read_linelist(Path(__file__).parents[1] / "data" / "linelist.csv")) >= 500
+    assert len(read_linelist(Path(__file__).parents[1] / "phdl" / "data" / "linelist.csv")) >= 500
     junk = tmp_path / "junk.txt"
     junk.write_text("hello world\n")
     with pytest.raises(ValueError, match="junk.txt"):

@@ -46,9 +46,9 @@ def test_profile_chapter_without_notebook(tmp_path):
 @pytest.mark.parametrize("name", PROFILES)
 def test_profile_files_are_consistent(name):
     """Each profile names itself, writes under runs/<profile>/, and has the same chapters."""
-    raw = yaml.safe_load((ROOT / "data" / "profiles" / f"{name}.yml").read_text())
+    raw = yaml.safe_load((ROOT / "phdl" / "data" / "profiles" / f"{name}.yml").read_text())
     assert raw["profile"] == name
-    quick = yaml.safe_load((ROOT / "data" / "profiles" / "quick.yml").read_text())
+    quick = yaml.safe_load((ROOT / "phdl" / "data" / "profiles" / "quick.yml").read_text())
     assert list(raw["chapters"]) == list(quick["chapters"])
     for params in raw["chapters"].values():
         for key, value in params.items():
@@ -74,7 +74,7 @@ def _parameter_names(notebook: Path) -> set[str]:
 
 @pytest.mark.parametrize("name", PROFILES)
 def test_profile_parameters_match_notebooks(name):
-    raw = yaml.safe_load((ROOT / "data" / "profiles" / f"{name}.yml").read_text())
+    raw = yaml.safe_load((ROOT / "phdl" / "data" / "profiles" / f"{name}.yml").read_text())
     missing = [c for c in raw["chapters"] if not (ROOT / "notebooks" / f"{c}.ipynb").is_file()]
     assert not missing, f"profile {name} lists chapters without a notebook: {missing}"
     profile = load_profile(name)
@@ -88,7 +88,7 @@ def test_toc_matches_quick_profile_and_pages_exist():
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
     assert toc["format"] == "jb-book"
     entries = [toc["root"]] + [c["file"] for c in toc["chapters"]]
-    quick = yaml.safe_load((ROOT / "data" / "profiles" / "quick.yml").read_text())
+    quick = yaml.safe_load((ROOT / "phdl" / "data" / "profiles" / "quick.yml").read_text())
     assert entries == PROSE_PAGES + [f"book/{c}" for c in quick["chapters"]]
     for page in PROSE_PAGES:
         assert (ROOT / f"{page}.md").is_file(), page
@@ -100,7 +100,7 @@ def test_toc_matches_quick_profile_and_pages_exist():
 def _toy_root(tmp_path: Path, body: str) -> Path:
     """A minimal book root with one chapter 01_toy whose second cell is ``body``."""
     (tmp_path / "notebooks").mkdir()
-    (tmp_path / "data" / "profiles").mkdir(parents=True)
+    (tmp_path / "phdl" / "data" / "profiles").mkdir(parents=True)
     nb = new_notebook(
         cells=[
             new_markdown_cell("# Toy"),
@@ -114,7 +114,7 @@ def _toy_root(tmp_path: Path, body: str) -> Path:
         "language": "python",
     }
     nbformat.write(nb, tmp_path / "notebooks" / "01_toy.ipynb")
-    (tmp_path / "data" / "profiles" / "toy.yml").write_text(
+    (tmp_path / "phdl" / "data" / "profiles" / "toy.yml").write_text(
         "profile: toy\nchapters:\n  01_toy:\n    n: 7\n"
     )
     return tmp_path

@@ -106,7 +106,7 @@ def weak_line_engine(tmp_path_factory):
 def _builtin():
     from pathlib import Path
 
-    return str(Path(__file__).resolve().parents[1] / "data" / "linelist.csv")
+    return str(Path(__file__).resolve().parents[1] / "phdl" / "data" / "linelist.csv")
 
 
 def test_ionized_lines_respond_more_to_logg(weak_line_engine):

@@ -26,7 +26,7 @@ ELEMENTS: tuple[str, ...] = (
 SYMBOL_TO_Z: dict[str, int] = {s: i + 1 for i, s in enumerate(ELEMENTS)}
 ROMAN: tuple[str, ...] = ("I", "II", "III", "IV", "V", "VI")
 EV_PER_INV_CM: float = 1.0 / 8065.543937  # eV per cm^-1 (CODATA 2018)
-BUILTIN_CSV: Path = Path(__file__).resolve().parents[2] / "data" / "linelist.csv"
+BUILTIN_CSV: Path = Path(__file__).resolve().parents[1] / "data" / "linelist.csv"
 
 
 @dataclass(frozen=True)
@@ -137,7 +137,7 @@ def _finish(rows: list[tuple[float, ...]], molecules: int, path: Path) -> LineLi
 
 
 def read_csv(path: str | Path | None = None) -> LineList:
-    """Read the project CSV format (default: the built-in ``data/linelist.csv``).
+    """Read the project CSV format (default: the built-in ``phdl/data/linelist.csv``).
 
     Columns: wavelength (vacuum A), species (``Fe I``), excitation (eV), loggf, log_gamma_rad,
     log_gamma_stark, log_gamma_vdw (empty = unknown), source.
