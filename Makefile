@@ -26,8 +26,11 @@ $(STAMP): pyproject.toml
 test: venv
 	$(PY) -m pytest -q
 
+# ruff check and ruff format --check over the package, tests, benchmarks, data scripts and the
+# notebooks (notebooks/ruff.toml: 88 characters a line, so code fits the book's page).
 lint: venv
-	$(VENV)/bin/ruff check phdl tests benchmarks
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 book: venv
 	$(VENV)/bin/phdl book --profile $(PROFILE)
