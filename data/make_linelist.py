@@ -50,8 +50,17 @@ def read_textbook() -> list[dict]:
             z, ion = parse_species(rec["species"])
             ref = rec["ref"]
             src = ref if ref.startswith("estimate") else f"textbook ({ref} values)"
-            rows.append(_rec(float(rec["wavelength_air"]), z, ion, float(rec["excitation"]),
-                             float(rec["loggf"]), math.nan, src))
+            rows.append(
+                _rec(
+                    float(rec["wavelength_air"]),
+                    z,
+                    ion,
+                    float(rec["excitation"]),
+                    float(rec["loggf"]),
+                    math.nan,
+                    src,
+                )
+            )
     return rows
 
 
@@ -65,8 +74,17 @@ def read_columns(name: str, cols: tuple[int, int, int, int, int | None], label: 
         iw, ic, ie, ig, iv = cols
         z, ion = _code(float(parts[ic]))
         vdw = float(parts[iv]) if iv is not None else math.nan
-        rows.append(_rec(float(parts[iw]), z, ion, float(parts[ie]), float(parts[ig]),
-                         vdw if vdw < 0 else math.nan, label))
+        rows.append(
+            _rec(
+                float(parts[iw]),
+                z,
+                ion,
+                float(parts[ie]),
+                float(parts[ig]),
+                vdw if vdw < 0 else math.nan,
+                label,
+            )
+        )
     return rows
 
 
@@ -76,8 +94,13 @@ def merge_components(rows: list[dict]) -> list[dict]:
     out: list[list[dict]] = []
     for r in rows:
         g = out[-1] if out else None
-        if (g and g[0]["Z"] == r["Z"] and g[0]["ion"] == r["ion"]
-                and abs(g[0]["exc"] - r["exc"]) < 0.005 and r["wl"] - g[0]["wl"] < 0.25):
+        if (
+            g
+            and g[0]["Z"] == r["Z"]
+            and g[0]["ion"] == r["ion"]
+            and abs(g[0]["exc"] - r["exc"]) < 0.005
+            and r["wl"] - g[0]["wl"] < 0.25
+        ):
             g.append(r)
         else:
             out.append([r])
@@ -88,20 +111,30 @@ def merge_components(rows: list[dict]) -> list[dict]:
             continue
         gf = np.array([10.0 ** m["loggf"] for m in g])
         wl = float(np.sum(gf * [m["wl"] for m in g]) / gf.sum())
-        merged.append(_rec(wl, g[0]["Z"], g[0]["ion"], g[0]["exc"], float(np.log10(gf.sum())),
-                           g[0]["vdw"], g[0]["src"] + f" ({len(g)} components summed)"))
+        merged.append(
+            _rec(
+                wl,
+                g[0]["Z"],
+                g[0]["ion"],
+                g[0]["exc"],
+                float(np.log10(gf.sum())),
+                g[0]["vdw"],
+                g[0]["src"] + f" ({len(g)} components summed)",
+            )
+        )
     return merged
 
 
 def build() -> list[dict]:
     raw = {
         "textbook": read_textbook(),
-        "pymoog": read_columns("pymoog_vald_selected.moog", (0, 1, 2, 3, 4),
-                               SOURCES["pymoog"][1]),
-        "fasma_synth": read_columns("fasma_synthesis_vald.lst", (0, 1, 2, 3, 4),
-                                    SOURCES["fasma_synth"][1]),
-        "adibekyan": read_columns("adibekyan2012_elements.ares", (0, 1, 2, 3, None),
-                                  SOURCES["adibekyan"][1]),
+        "pymoog": read_columns("pymoog_vald_selected.moog", (0, 1, 2, 3, 4), SOURCES["pymoog"][1]),
+        "fasma_synth": read_columns(
+            "fasma_synthesis_vald.lst", (0, 1, 2, 3, 4), SOURCES["fasma_synth"][1]
+        ),
+        "adibekyan": read_columns(
+            "adibekyan2012_elements.ares", (0, 1, 2, 3, None), SOURCES["adibekyan"][1]
+        ),
         "sousa": read_columns("sousa2007_fe.ares", (0, 1, 2, 3, None), SOURCES["sousa"][1]),
     }
     kept: list[dict] = []
@@ -116,10 +149,18 @@ def build() -> list[dict]:
         rows = [r for r in rows if WL_MIN <= r["wl"] <= WL_MAX]
         new: list[dict] = []
         for r in sorted(rows, key=lambda r: -r["loggf"]):  # stronger first within a source
-            same = [k for k in kept if k["Z"] == r["Z"] and k["ion"] == r["ion"]
-                    and abs(k["wl"] - r["wl"]) < 0.03]
-            dup = [k for k in new if k["Z"] == r["Z"] and k["ion"] == r["ion"]
-                   and round(k["wl"], 3) == round(r["wl"], 3)]
+            same = [
+                k
+                for k in kept
+                if k["Z"] == r["Z"] and k["ion"] == r["ion"] and abs(k["wl"] - r["wl"]) < 0.03
+            ]
+            dup = [
+                k
+                for k in new
+                if k["Z"] == r["Z"]
+                and k["ion"] == r["ion"]
+                and round(k["wl"], 3) == round(r["wl"], 3)
+            ]
             if not same and not dup:
                 new.append(r)
         kept.extend(new)
@@ -132,12 +173,32 @@ def write(rows: list[dict]) -> None:
 
     with OUT.open("w", newline="") as fh:
         w = csv.writer(fh, lineterminator="\n")
-        w.writerow(["wavelength", "species", "excitation", "loggf", "log_gamma_rad",
-                    "log_gamma_stark", "log_gamma_vdw", "source"])
+        w.writerow(
+            [
+                "wavelength",
+                "species",
+                "excitation",
+                "loggf",
+                "log_gamma_rad",
+                "log_gamma_stark",
+                "log_gamma_vdw",
+                "source",
+            ]
+        )
         for r in rows:
             sp = f"{ELEMENTS[r['Z'] - 1]} {ROMAN[r['ion']]}"
-            w.writerow([f"{r['wl']:.3f}", sp, f"{r['exc']:.3f}", f"{r['loggf']:.3f}", "", "",
-                        f3(r["vdw"]), r["src"]])
+            w.writerow(
+                [
+                    f"{r['wl']:.3f}",
+                    sp,
+                    f"{r['exc']:.3f}",
+                    f"{r['loggf']:.3f}",
+                    "",
+                    "",
+                    f3(r["vdw"]),
+                    r["src"],
+                ]
+            )
 
 
 if __name__ == "__main__":
