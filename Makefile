@@ -11,7 +11,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test lint book book-tiny book-quick book-full bench clean
+.PHONY: venv test lint book book-tiny book-quick book-full bench clean lab
 
 venv: $(STAMP)
 
@@ -43,6 +43,10 @@ book-quick:
 
 book-full:
 	$(MAKE) book PROFILE=full
+
+# JupyterLab on the chapter notebooks, with this environment's kernel (for classroom use).
+lab: venv
+	$(VENV)/bin/jupyter lab notebooks/
 
 bench: venv
 	@set -e; found=0; for f in benchmarks/*.py; do \
