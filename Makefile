@@ -45,8 +45,10 @@ book-full:
 	$(MAKE) book PROFILE=full
 
 # JupyterLab on the chapter notebooks, with this environment's kernel (for classroom use).
+# As root (containers), Jupyter refuses to start without --allow-root.
+LAB_ARGS ?= $(if $(filter 0,$(shell id -u)),--allow-root)
 lab: venv
-	$(VENV)/bin/jupyter lab notebooks/
+	$(VENV)/bin/jupyter lab $(LAB_ARGS) notebooks/
 
 bench: venv
 	@set -e; found=0; for f in benchmarks/*.py; do \
