@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 
 from phdl.runner import default_kernel_name, load_profile, repo_root
 
