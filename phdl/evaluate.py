@@ -14,9 +14,7 @@ import numpy as np
 from astropy.table import Table
 
 from phdl.labels import LABELS, index
-
-#: The paper's emulation residuals on its 623 test spectra (Section 3.2, Figure 3).
-PAPER_SIGMA = {"all": 0.0077, "Teff > 4500 K": 0.0046, "example star": 0.002}
+from phdl.paper import EMULATION_SIGMA, EXAMPLE_STAR, TEST_SPECTRA
 
 
 def _rows(grid: Any, rows: np.ndarray | None) -> np.ndarray:
@@ -86,6 +84,13 @@ def nearest_star(labels: np.ndarray, rows: np.ndarray, teff: float, logg: float,
     return int(rows[int(np.argmin(d))])
 
 
+def example_star(labels: np.ndarray, rows: np.ndarray) -> int:
+    """The row of ``rows`` nearest the example star of the paper's Figure 3
+    (:data:`phdl.paper.EXAMPLE_STAR`), as :func:`nearest_star` measures it."""
+    e = EXAMPLE_STAR
+    return nearest_star(labels, rows, e["Teff"], e["logg"], e["[Fe/H]"])
+
+
 def emulation_summary(models: dict[str, Any], grid: Any, rows: np.ndarray) -> Table:
     """One row per model: residual σ over all ``rows`` and over those with Teff > 4500 K
     (normalized flux), and the median over labels of :func:`gradient_errors` (or NaN when
@@ -101,9 +106,9 @@ def emulation_summary(models: dict[str, Any], grid: Any, rows: np.ndarray) -> Ta
         out["σ Teff > 4500 K"].append(sigma(res[hot]) if hot.any() else np.nan)
         errs = gradient_errors(model, grid, rows) if grid.gradients is not None else [np.nan]
         out["median gradient error"].append(float(np.nanmedian(errs)))
-    out["model"].append("paper (PhDLspec, 623 Kurucz test spectra)")
-    out["σ all"].append(PAPER_SIGMA["all"])
-    out["σ Teff > 4500 K"].append(PAPER_SIGMA["Teff > 4500 K"])
+    out["model"].append(f"paper (PhDLspec, {TEST_SPECTRA} Kurucz test spectra)")
+    out["σ all"].append(EMULATION_SIGMA["all"])
+    out["σ Teff > 4500 K"].append(EMULATION_SIGMA["Teff > 4500 K"])
     out["median gradient error"].append(np.nan)
     table = Table(out)
     for col in ("σ all", "σ Teff > 4500 K"):

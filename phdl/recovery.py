@@ -12,34 +12,19 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from astropy.table import Table
 
-from phdl.labels import ELEMENTS, LABELS, UNITS, index
-
-#: The paper's test-set σ at median S/N 100 (Section 3.3): the three atmospheric parameters,
-#: and for the abundances the tier quoted for 4500-7000 K and [Fe/H] > -1 (dex).
-PAPER_SIGMA: dict[str, str] = {"Teff": "28.03", "logg": "0.11", "[Fe/H]": "0.12"}
-for _el in ("C", "N", "Na", "Mg", "Al", "Si", "Ca", "Sc", "Ti", "V", "Cr", "Mn", "Co", "Ni", "Sr"):
-    PAPER_SIGMA[f"[{_el}/Fe]"] = "< 0.1"
-for _el in ("Zr", "Ba", "La", "Nd"):
-    PAPER_SIGMA[f"[{_el}/Fe]"] = "0.1-0.2"
-for _el in ELEMENTS:
-    PAPER_SIGMA.setdefault(f"[{_el}/Fe]", "0.2-0.3")
-
-#: Fractions of high-quality flags quoted by the paper (Section 2.3), per element.
-PAPER_GOOD_FLAGS: dict[str, str] = {f"[{e}/Fe]": "≥ 0.90" for e in ELEMENTS}
-PAPER_GOOD_FLAGS.update({f"[{e}/Fe]": "~0.99" for e in ("Mg Sc Ti Cr Mn Co Ni Sr Ba".split())})
-PAPER_GOOD_FLAGS.update({f"[{e}/Fe]": "0.82-0.85" for e in ("Y", "Sm", "Pr")})
-PAPER_GOOD_FLAGS.update({f"[{e}/Fe]": "0.60-0.70" for e in ("Zr", "Ce", "Eu")})
+from phdl.labels import LABELS, UNITS, index
+from phdl.paper import GOOD_FLAGS_QUOTED, RECOVERY_BIN, RECOVERY_SIGMA_QUOTED
 
 
 def paper_bins(labels: np.ndarray) -> dict[str, np.ndarray]:
     """The paper's two bins of Section 3.3 for physical labels (n, 34): boolean masks
-    "4500-7000 K, [Fe/H] > -1" and "the rest"."""
+    :data:`phdl.paper.RECOVERY_BIN` ("4500-7000 K, [Fe/H] > -1") and "the rest"."""
     lab = np.asarray(labels, dtype=float)
     if lab.ndim != 2 or lab.shape[1] != len(LABELS):
         raise ValueError(f"labels must be (n, {len(LABELS)}); got {lab.shape}")
     teff, feh = lab[:, index("Teff")], lab[:, index("[Fe/H]")]
     core = (teff >= 4500.0) & (teff <= 7000.0) & (feh > -1.0)
-    return {"4500-7000 K, [Fe/H] > -1": core, "the rest": ~core}
+    return {RECOVERY_BIN: core, "the rest": ~core}
 
 
 def _check(truth: np.ndarray, fitted: np.ndarray, names: Sequence[str]) -> None:
@@ -69,7 +54,8 @@ def recovery_table(
     ``truth``, ``fitted`` (n, k) physical for the labels ``names``; ``bins`` maps a name to a
     boolean mask (n,); ``crlb`` (n, k) per-star Cramér–Rao σ. Columns: ``label``, ``unit``,
     ``bias``, ``σ``, ``σ <bin>`` per bin, and with ``crlb`` also ``σ CRLB`` (see
-    :func:`crlb_sigma`) and ``σ / σ CRLB``; ``σ paper`` from :data:`PAPER_SIGMA`.
+    :func:`crlb_sigma`) and ``σ / σ CRLB``; ``σ paper`` from
+    :data:`phdl.paper.RECOVERY_SIGMA_QUOTED`.
     Stars with a NaN fit (failed) are left out per label.
     """
     truth, fitted = np.asarray(truth, dtype=float), np.asarray(fitted, dtype=float)
@@ -98,7 +84,7 @@ def recovery_table(
             raise ValueError(f"crlb must be {d.shape}; got {crlb.shape}")
         table["σ CRLB"] = crlb_sigma(crlb)
         table["σ / σ CRLB"] = np.asarray(table["σ"]) / np.asarray(table["σ CRLB"])
-    table["σ paper"] = [PAPER_SIGMA.get(n, "") for n in names]
+    table["σ paper"] = [RECOVERY_SIGMA_QUOTED.get(n, "") for n in names]
     for col in table.colnames:
         if col not in ("label", "unit", "n", "σ paper"):
             table[col].format = ".3f"
@@ -154,7 +140,7 @@ def emulator_limit(chi_truth: np.ndarray, chi_fit: np.ndarray, threshold: float 
 def flag_table(flags: np.ndarray, names: Sequence[str]) -> Table:
     """Per label, the fraction of good flags (0) and of each bit F1–F4 set (Section 2.3), among
     the stars with a flag (≥ 0; -1 marks a star that was not fitted), beside the paper's good
-    fractions (:data:`PAPER_GOOD_FLAGS`). ``flags`` (n, k) int, columns ``names``."""
+    fractions (:data:`phdl.paper.GOOD_FLAGS_QUOTED`). ``flags`` (n, k) int, columns ``names``."""
     fl = np.atleast_2d(np.asarray(flags))
     if fl.shape[1] != len(names):
         raise ValueError(f"flags has {fl.shape[1]} columns but {len(names)} names")
@@ -168,7 +154,7 @@ def flag_table(flags: np.ndarray, names: Sequence[str]) -> Table:
     table["good (ours)"] = fraction(fl == 0)
     for b in range(4):
         table[f"F{b + 1}"] = fraction(fl & (1 << b) > 0)
-    table["good (paper)"] = [PAPER_GOOD_FLAGS.get(n, "") for n in names]
+    table["good (paper)"] = [GOOD_FLAGS_QUOTED.get(n, "") for n in names]
     for col in ("good (ours)", "F1", "F2", "F3", "F4"):
         table[col].format = ".2f"
     return table

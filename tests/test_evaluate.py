@@ -11,7 +11,7 @@ import pytest  # noqa: E402
 from _fakes import FakeSynthesizer  # noqa: E402
 
 from phdl import evaluate as ev  # noqa: E402
-from phdl import plots  # noqa: E402
+from phdl import paper, plots  # noqa: E402
 from phdl.grid import Grid, sample_labels  # noqa: E402
 from phdl.labels import LABELS  # noqa: E402
 
@@ -63,7 +63,7 @@ def test_summary_table(setup):
     table = ev.emulation_summary({"good": FakeModel(syn), "noisy": NoisyModel(syn)}, grid, rows)
     assert list(table["model"][:2]) == ["good", "noisy"]
     assert table["σ all"][0] < 1e-12 < table["σ all"][1]
-    assert table["σ all"][2] == ev.PAPER_SIGMA["all"]
+    assert table["σ all"][2] == paper.EMULATION_SIGMA["all"]
     per_label = ev.gradient_error_table({"good": FakeModel(syn)}, grid, rows)
     assert len(per_label) == 34 and per_label.colnames == ["label", "good"]
 
@@ -105,7 +105,7 @@ def test_fig3_and_training_curves(setup):
     res = ev.residuals(NoisyModel(syn), grid)
     hot = grid.labels[:, 0] > 4500
     fig = plots.fig3_emulation(grid.wavelength, grid.flux[0], grid.flux[0] + res[0], res, hot,
-                               "star 0", ev.PAPER_SIGMA)  # fmt: skip
+                               "star 0", paper.EMULATION_SIGMA)  # fmt: skip
     assert len(fig.axes) == 4
     text = " ".join(t.get_text() for ax in fig.axes for t in ax.texts)
     assert "paper" in text and "ours" in text
@@ -114,3 +114,12 @@ def test_fig3_and_training_curves(setup):
     hist = [{"epoch": [1, 2, 3], "train_loss": [3.0, 2.0, 1.0], "test_loss": [3.5, 2.5, 1.5]}]
     fig = plots.training_curves({"a": hist, "b": hist})
     assert len(fig.axes) == 2 and len(fig.axes[0].lines) == 2
+
+
+def test_example_star_is_nearest_the_papers():
+    labels = sample_labels(50, 1)
+    rows = np.arange(10, 50)
+    star = paper.EXAMPLE_STAR
+    assert ev.example_star(labels, rows) == ev.nearest_star(
+        labels, rows, star["Teff"], star["logg"], star["[Fe/H]"]
+    )

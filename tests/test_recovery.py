@@ -9,10 +9,10 @@ matplotlib.use("Agg")
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from phdl import plots  # noqa: E402
+from phdl import paper, plots  # noqa: E402
 from phdl import recovery as rc  # noqa: E402
 from phdl.grid import sample_labels  # noqa: E402
-from phdl.labels import LABELS  # noqa: E402
+from phdl.labels import GROUP_I, GROUP_II, LABELS  # noqa: E402
 
 NAMES = ["Teff", "logg", "[Mg/Fe]"]
 
@@ -69,14 +69,15 @@ def test_flag_table_fractions_skip_unfitted_stars():
     assert list(t["F2"]) == pytest.approx([1 / 3, 0.0]) and list(t["F4"]) == pytest.approx(
         [0, 1 / 3]
     )
-    assert list(t["good (paper)"]) == ["", rc.PAPER_GOOD_FLAGS["[Mg/Fe]"]]
+    assert list(t["good (paper)"]) == ["", paper.GOOD_FLAGS_QUOTED["[Mg/Fe]"]]
     with pytest.raises(ValueError, match="2 columns but 1 names"):
         rc.flag_table(flags, ["Teff"])
 
 
-def test_paper_tables_cover_every_element():
-    assert all(name in rc.PAPER_SIGMA for name in LABELS[4:])
-    assert all(name in rc.PAPER_GOOD_FLAGS for name in LABELS[4:])
+def test_paper_quotes_cover_every_fitted_label():
+    fitted = list(GROUP_I) + list(GROUP_II)
+    assert sorted(paper.RECOVERY_SIGMA_QUOTED) == sorted(fitted)
+    assert sorted(paper.GOOD_FLAGS_QUOTED) == sorted(n for n in fitted if n.endswith("/Fe]"))
 
 
 def test_figures_4_5_6():
