@@ -30,7 +30,7 @@ import numpy as np
 from phdl.fit.fitting import FITTED
 from phdl.fit.linear import FD_STEP
 from phdl.fit.linear import jacobian_fd as _jacobian_fd
-from phdl.fit.spectra import clean, on_model_grid
+from phdl.fit.spectra import chi2, clean, on_model_grid
 from phdl.labels import LABELS, N_LABELS, UNITS, index
 
 #: Points of the χ² scan per label (the paper's 50).
@@ -139,7 +139,6 @@ def chi2_scan(
         raise ValueError(f"best_labels must be ({len(f)}, {N_LABELS}), got {best.shape}")
     lo, hi = float(model.label_min[j]), float(model.label_max[j])
     values = np.broadcast_to(lo + np.linspace(0.0, 1.0, n_points) * (hi - lo), (len(f), n_points))
-    n_good = np.maximum((w > 0).sum(1), 1)
     chi = np.empty((len(f), n_points))
     for b in range(0, len(f), batch_stars):
         sl = slice(b, b + batch_stars)
@@ -148,9 +147,7 @@ def chi2_scan(
         pred = np.asarray(model.predict(rows), dtype=np.float64).reshape(
             len(rows) // n_points, n_points, -1
         )
-        r = pred - f[sl, None, :]
-        chi[sl] = np.einsum("nkp,np->nk", r * r, w[sl]) / n_good[sl, None]
-    chi[(w > 0).sum(1) == 0] = np.nan
+        chi[sl] = chi2(pred, f[sl, None, :], w[sl, None, :])
     return values.copy(), chi
 
 

@@ -76,6 +76,18 @@ def test_chi2_masks_nan_and_zero_ivar():
     assert np.isnan(out[1])  # no usable pixel: NaN, not an exception
 
 
+def test_chi2_total_and_broadcast_models_against_spectra():
+    flux = np.array([[1.0, 1.0, 1.0], [0.5, 0.5, 0.5]])
+    ivar = np.array([[4.0, 4.0, 0.0], [1.0, 1.0, 1.0]])
+    models = np.array([[1.0, 1.0, 1.0], [1.5, 1.0, 1.0]])  # two models for every star
+    total = chi2(models, flux[:, None], ivar[:, None], reduced=False)
+    assert total.shape == (2, 2)
+    np.testing.assert_allclose(total, [[0.0, 1.0], [0.75, 1.5]])
+    np.testing.assert_allclose(chi2(models, flux[:, None], ivar[:, None]), total / [[2], [3]])
+    with pytest.raises(ValueError, match="model_flux"):
+        chi2(np.ones((2, 4)), flux, ivar)
+
+
 def test_on_model_grid_shape_errors_name_arrays():
     wl = np.linspace(4000, 5000, 10)
     with pytest.raises(ValueError, match=r"flux has shape \(2, 10\) but ivar has shape \(2, 9\)"):
@@ -284,9 +296,7 @@ def test_nan_model_spectra_are_ranked_last(toy, truth):
     flux = toy.predict(truth[:1])
     table = _fit(NaNAbove(toy, 0), flux, strategy="full", held=truth[:1], max_iter=20)
     assert np.isfinite(table["Chisq"][0]) and table["[Mg/Fe]"][0] <= truth[0, j] + 0.05
-    from phdl.fit.cmaes import _chisq
-
-    chi = _chisq(np.array([[1.0, np.nan], [1.0, 1.0]]), np.ones((2, 2)), np.ones((2, 2)), 2.0)
+    chi = chi2(np.array([[1.0, np.nan], [1.0, 1.0]]), np.ones((2, 2)), np.ones((2, 2)))
     assert chi[0] == np.inf and chi[1] == 0.0
 
 

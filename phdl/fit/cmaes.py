@@ -33,6 +33,8 @@ import cma
 import numpy as np
 import scipy.linalg
 
+from phdl.fit.spectra import chi2
+
 #: Bounds of the search in scaled label units (Eq. 25), as in the paper.
 BOUNDS: tuple[float, float] = (-0.25, 1.25)
 #: Generations of best-χ² history for the ``tolchi2`` stop.
@@ -69,14 +71,6 @@ def set_covariance(es: cma.CMAEvolutionStrategy, cov: np.ndarray) -> None:
     es.sm._decompose_C()
     es.dC = np.diag(es.sm.C).copy()
     es.D = es.dC**0.5
-
-
-def _chisq(model_flux: np.ndarray, flux: np.ndarray, ivar: np.ndarray, n_good: np.ndarray):
-    """Reduced χ² per row; a non-finite model spectrum gets +inf (ranked last by CMA-ES)."""
-    r = np.asarray(model_flux, dtype=np.float64) - flux
-    with np.errstate(invalid="ignore", over="ignore"):
-        chi = np.einsum("ij,ij->i", ivar, r * r) / n_good
-    return np.where(np.isfinite(chi), chi, np.inf)
 
 
 def run_stage(
@@ -161,7 +155,7 @@ def run_stage(
         counts = [len(p) for p in points]
         star_of = np.repeat(active, counts)
         model_flux = model.predict(rows_for(active, points))  # ONE call for the whole batch
-        f_all = _chisq(model_flux, flux[star_of], ivar[star_of], n_good[star_of])
+        f_all = chi2(model_flux, flux[star_of], ivar[star_of])
         still = []
         for i, x, f in zip(active, points, np.split(f_all, np.cumsum(counts)[:-1]), strict=True):
             es = strategies[i]
@@ -192,7 +186,7 @@ def run_stage(
         np.clip(np.asarray(es.result.xfavorite, dtype=np.float64), *BOUNDS)[None]
         for es in strategies
     ]
-    f_mean = _chisq(model.predict(rows_for(list(range(m)), means)), flux, ivar, n_good)
+    f_mean = chi2(model.predict(rows_for(list(range(m)), means)), flux, ivar)
     use_mean = f_mean < best_f
     best_x[use_mean] = np.concatenate(means)[use_mean]
     best_f = np.where(use_mean, f_mean, best_f)

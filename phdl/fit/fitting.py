@@ -51,7 +51,7 @@ from astropy.table import Table
 from phdl.fit.cmaes import run_stage
 from phdl.fit.linear import gauss_newton_start
 from phdl.fit.resume import Checkpoint, input_key
-from phdl.fit.spectra import on_model_grid
+from phdl.fit.spectra import chi2, on_model_grid
 from phdl.labels import GROUP_I, GROUP_II, LABELS, N_LABELS, NOT_FITTED, index
 
 #: The 28 fitted labels, in :data:`phdl.labels.LABELS` order.
@@ -62,6 +62,8 @@ STRATEGIES: dict[str, tuple[tuple[str, ...], ...]] = {
 }
 #: Starting-bank grid: cells in Teff, logg, [Fe/H].
 BANK_SHAPE: tuple[int, int, int] = (8, 6, 6)
+#: Residuals (stars × bank spectra × pixels) held in memory at once by :func:`bank_start`.
+BANK_BLOCK = 1 << 22
 SIGMA0 = 0.1
 #: Gauss–Newton steps that set CMA-ES's initial mean and covariance (see phdl.fit.linear).
 GN_STEPS = 2
@@ -97,11 +99,13 @@ def bank_start(model, flux: np.ndarray, ivar: np.ndarray, base: np.ndarray) -> n
     bank = np.repeat(np.asarray(base, dtype=np.float64)[None], len(cells), 0)
     bank[:, idx] = lo[idx] + cells * span[idx]
     model_flux = np.asarray(model.predict(bank), dtype=np.float64)
-    # χ²_ij = Σ_p w_ip (f_ip - m_jp)², expanded into matrix products
-    chi = (
-        np.einsum("ip,ip->i", ivar, flux * flux)[:, None]
-        - 2.0 * (ivar * flux) @ model_flux.T
-        + ivar @ (model_flux * model_flux).T
+    # χ² of every star (rows) against every bank spectrum (columns), a few stars at a time
+    step = max(1, BANK_BLOCK // model_flux.size)
+    chi = np.concatenate(
+        [
+            chi2(model_flux, flux[i : i + step, None], ivar[i : i + step, None], reduced=False)
+            for i in range(0, len(flux), step)
+        ]
     )
     out = np.repeat(bank[:1], len(flux), 0)
     out[:, idx] = bank[np.argmin(chi, axis=1)][:, idx]

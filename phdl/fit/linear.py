@@ -16,6 +16,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from phdl.fit.spectra import chi2
 from phdl.labels import N_LABELS
 
 #: Default finite-difference step, as a fraction of each label's training range
@@ -72,11 +73,6 @@ def jacobian_fd(
     return np.concatenate(out)
 
 
-def _chi2_total(model_flux: np.ndarray, flux: np.ndarray, ivar: np.ndarray) -> np.ndarray:
-    r = np.asarray(model_flux, dtype=np.float64) - flux
-    return np.einsum("ij,ij->i", ivar, r * r)
-
-
 def gauss_newton_start(
     model,
     flux: np.ndarray,
@@ -121,11 +117,10 @@ def gauss_newton_start(
         for t, a in enumerate(fracs):
             trial[t][:, fit_idx] = lo[fit_idx] + np.clip(s0 + a * delta, *bounds) * span[fit_idx]
         ft = np.asarray(model.predict(trial.reshape(-1, N_LABELS)), dtype=np.float64)
-        chi = _chi2_total(ft, np.tile(flux, (len(fracs), 1)), np.tile(ivar, (len(fracs), 1)))
-        chi = chi.reshape(len(fracs), m)
+        chi = chi2(ft.reshape(len(fracs), m, -1), flux, ivar, reduced=False)  # (3, m)
         evals += len(fracs)
         best = np.argmin(chi, axis=0)
-        better = chi[best, np.arange(m)] < _chi2_total(centre, flux, ivar)
+        better = chi[best, np.arange(m)] < chi2(centre, flux, ivar, reduced=False)
         x[better] = trial[best[better], np.flatnonzero(better)]
     cov = np.linalg.inv(hess)
     return x, 0.5 * (cov + np.swapaxes(cov, 1, 2)), evals

@@ -60,20 +60,32 @@ def clean(flux: np.ndarray, ivar: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.where(good, f, 0.0), np.where(good, w, 0.0)
 
 
-def chi2(model_flux: np.ndarray, flux: np.ndarray, ivar: np.ndarray) -> np.ndarray:
-    """Reduced χ² of Eq. 15 per star: (1/n) Σ ivar (flux - model)² over the n unmasked pixels.
+def chi2(
+    model_flux: np.ndarray, flux: np.ndarray, ivar: np.ndarray, *, reduced: bool = True
+) -> np.ndarray:
+    """χ² of Eq. 15 per spectrum, summed over the last axis (pixels).
 
-    Arrays (n, n_pix) (or (n_pix,) for one star); a pixel is masked where ivar <= 0 or the
-    observed flux or ivar is not finite. A star without unmasked pixels gets NaN.
+    ``reduced`` (default): (1/n) Σ ivar (flux - model)² over the n unmasked pixels; otherwise
+    the total Σ ivar (flux - model)². ``flux`` and ``ivar`` have the same shape, (n, n_pix) or
+    (n_pix,); ``model_flux`` broadcasts against them (e.g. (n, k, n_pix) models against
+    (n, 1, n_pix) spectra). A pixel is masked where ivar <= 0 or the observed flux or ivar is
+    not finite (:func:`clean`). A non-finite model spectrum gets +inf (ranked last by every
+    minimizer); with ``reduced``, a spectrum without unmasked pixels gets NaN.
     """
     m = np.atleast_2d(np.asarray(model_flux, dtype=np.float64))
     f, w = clean(np.atleast_2d(flux), np.atleast_2d(ivar))
-    if m.shape != f.shape:
-        raise ValueError(f"model_flux {m.shape} and flux {f.shape} must have the same shape")
-    n_good = (w > 0).sum(1)
-    total = np.einsum("ij,ij->i", w, (f - m) ** 2)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(n_good > 0, total / np.maximum(n_good, 1), np.nan)
+    try:
+        np.broadcast_shapes(m.shape, f.shape)
+    except ValueError:
+        raise ValueError(f"model_flux {m.shape} does not match flux {f.shape}") from None
+    r = m - f
+    with np.errstate(invalid="ignore", over="ignore"):
+        total = np.einsum("...p,...p->...", w, r * r)
+    total = np.where(np.isfinite(total), total, np.inf)
+    if not reduced:
+        return total
+    n_good = (w > 0).sum(-1)
+    return np.where(n_good > 0, total / np.maximum(n_good, 1), np.nan)
 
 
 def resample(
