@@ -1,4 +1,4 @@
-"""Command line: ``phdl grid | train | fit | book`` (catalog is added to :data:`COMMANDS`).
+"""Command line: ``phdl grid | train | fit | book``.
 
 Every subcommand is a pair in :data:`COMMANDS`: a function adding its arguments to an argparse
 subparser, and a handler ``(args) -> int``. Errors from the library (ValueError,
@@ -256,7 +256,7 @@ COMMANDS: dict[
 def build_parser() -> argparse.ArgumentParser:
     """The ``phdl`` argument parser with one subparser per entry of :data:`COMMANDS`."""
     parser = argparse.ArgumentParser(
-        prog="phdl", description="PhDLspec companion: grid, train, fit, catalog, book"
+        prog="phdl", description="PhDLspec companion: grid, train, fit, book"
     )
     parser.add_argument("--version", action="version", version=f"phdl {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")

@@ -113,3 +113,12 @@ def test_commands_registered():
     parser = cli.build_parser()
     assert {"grid", "book"} <= set(cli.COMMANDS)
     assert parser.parse_args(["grid", "--n", "1", "--out", "x.h5"]).handler is cli._grid
+
+
+def test_help_names_only_the_commands_that_exist():
+    text = cli.build_parser().format_help() + (cli.__doc__ or "")
+    assert set(cli.COMMANDS) == {"grid", "train", "fit", "book"}
+    for name in cli.COMMANDS:
+        assert name in text
+    for missing in ("catalog", "sky", "calibrate"):
+        assert missing not in text, missing
