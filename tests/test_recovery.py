@@ -137,3 +137,23 @@ def test_emulator_limit_says_which_limits_the_fit():
     assert "close to exact" in exact and "dominate" not in exact
     with pytest.raises(ValueError, match="chi_truth"):
         rc.emulator_limit(np.ones(3), np.ones(2))
+
+
+def test_a_bound_wider_than_the_range_is_no_information_not_a_pass():
+    rng = np.random.default_rng(2)
+    names = ["Teff", "[C/Fe]", "[Mg/Fe]"]  # [C/Fe] spans 3 dex (Table 1)
+    truth = np.zeros((60, 3))
+    fitted = truth + rng.normal(0, 1, (60, 3)) * np.array([30.0, 0.5, 0.3])
+    crlb = np.tile([25.0, 4.0, 0.1], (60, 1))  # the [C/Fe] bound exceeds its range
+    rec = rc.recovery_table(truth, fitted, names, crlb=crlb)
+    assert list(rec["vs CRLB (≤ 1.5)"]) == ["meets", rc.NO_INFORMATION, "misses"]
+    assert rec["σ / σ CRLB"][1] < 0.25  # a tiny ratio, and still not a pass
+    text, worst = rc.crlb_verdict(rec, names)
+    assert text.startswith("1 of 2 miss") and "[Mg/Fe] (" in text
+    assert "no information on [C/Fe]" in text and worst == ["[Mg/Fe]", "Teff"]
+    ok, _ = rc.crlb_verdict(rec, ["Teff", "[C/Fe]"])
+    assert ok.startswith("all 1 meet") and "no information on [C/Fe]" in ok
+    none, worst = rc.crlb_verdict(rec, ["[C/Fe]"])
+    assert none.startswith("none of the 1") and "meet" not in none and worst == []
+    with pytest.raises(ValueError, match="crlb="):
+        rc.crlb_status(rc.recovery_table(truth, fitted, names))
