@@ -1,17 +1,24 @@
 """The 34 stellar labels of PhDLspec: names, allowed ranges, scaling and fitting groups.
 
 Labels outside the networks are physical: Teff in K, logg in dex (cgs), vmic in km/s,
-[Fe/H] and [X/Fe] in dex. Inside the networks they are scaled to [0, 1] by Eq. 25,
-``p' = (p - p_min) / (p_max - p_min)``; we take ``p_min, p_max`` from :data:`RANGES`
-(Table 1 of the paper), which is what the training grid spans by construction.
+[Fe/H] and [X/Fe] in dex. Inside the networks they are scaled by Eq. 25 (:func:`scale`),
+``p' = (p - p_min) / (p_max - p_min)`` with ``p_min, p_max`` the minimum and maximum of the
+training set (:func:`phdl.train.label_scaling`; a model keeps them as ``label_min`` /
+``label_max``).
 
-The vmic range is not stated in the paper; we use [0.5, 3.0] km/s. The logg range spans the
+:data:`RANGES` is Table 1 of the paper: the range the training grid is drawn from. The vmic
+range is not stated in the paper; we use [0.5, 3.0] km/s. The logg range spans the
 isochrone-like loci of :func:`phdl.grid.sample_labels`: [0, 5.5] dex.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+
+# a numpy array or a torch tensor (scale and unscale work on both)
+_Array = Any
 
 #: The 30 elements with an [X/Fe] label, in the paper's order (Table 1).
 ELEMENTS: tuple[str, ...] = (
@@ -106,16 +113,21 @@ def validate(labels: np.ndarray, *, check_range: bool = True, tol: float = 1e-9)
     return arr
 
 
-def scale(labels: np.ndarray) -> np.ndarray:
-    """Eq. 25: physical labels (n, 34) -> scaled labels in [0, 1] (unitless)."""
-    arr = validate(labels, check_range=False)
-    return (arr - LOWER) / (UPPER - LOWER)
+def scale(labels: _Array, lo: _Array, hi: _Array) -> _Array:
+    """Eq. 25: physical labels -> scaled labels, ``(labels - lo) / (hi - lo)`` per label.
+
+    ``labels`` (..., k) physical (K, dex, km/s); ``lo``, ``hi`` (k,) the training set's
+    minimum and maximum of each label (physical; a model's ``label_min`` / ``label_max``).
+    Returns unitless scaled labels, 0 at ``lo`` and 1 at ``hi``. numpy arrays or torch
+    tensors (the arithmetic is the caller's type's); no checks, so it is cheap inside loops.
+    """
+    return (labels - lo) / (hi - lo)
 
 
-def unscale(scaled: np.ndarray) -> np.ndarray:
-    """Inverse of :func:`scale`: scaled labels (n, 34) -> physical units."""
-    arr = validate(scaled, check_range=False)
-    return LOWER + arr * (UPPER - LOWER)
+def unscale(scaled: _Array, lo: _Array, hi: _Array) -> _Array:
+    """Inverse of :func:`scale` (Eq. 25): scaled labels (..., k) -> physical units,
+    ``lo + scaled · (hi - lo)``; ``lo``, ``hi`` (k,) physical as for :func:`scale`."""
+    return lo + scaled * (hi - lo)
 
 
 def solar(

@@ -31,7 +31,7 @@ from phdl.fit.fitting import FITTED
 from phdl.fit.linear import FD_STEP
 from phdl.fit.linear import jacobian_fd as _jacobian_fd
 from phdl.fit.spectra import chi2, clean, on_model_grid
-from phdl.labels import LABELS, N_LABELS, UNITS, index
+from phdl.labels import LABELS, N_LABELS, UNITS, index, scale, unscale
 
 #: Points of the χ² scan per label (the paper's 50).
 N_SCAN = 50
@@ -138,7 +138,7 @@ def chi2_scan(
     if best.shape != (len(f), N_LABELS):
         raise ValueError(f"best_labels must be ({len(f)}, {N_LABELS}), got {best.shape}")
     lo, hi = float(model.label_min[j]), float(model.label_max[j])
-    values = np.broadcast_to(lo + np.linspace(0.0, 1.0, n_points) * (hi - lo), (len(f), n_points))
+    values = np.broadcast_to(unscale(np.linspace(0.0, 1.0, n_points), lo, hi), (len(f), n_points))
     chi = np.empty((len(f), n_points))
     for b in range(0, len(f), batch_stars):
         sl = slice(b, b + batch_stars)
@@ -197,13 +197,13 @@ def flags(
     if err.shape != (len(best), len(names)):
         raise ValueError(f"errors must be ({len(best)}, {len(names)}), got {err.shape}")
     lo = np.asarray(model.label_min, dtype=np.float64)
-    span = np.asarray(model.label_max, dtype=np.float64) - lo
+    hi = np.asarray(model.label_max, dtype=np.float64)
     out = np.zeros((len(best), len(names)), dtype=np.int64)
     for c, name in enumerate(names):
         j = index(name)
         values, chi = chi2_scan(model, flux, ivar, best, name, n_points)
         ref, edge = scan_minimum(values, chi, refine)
-        s = (best[:, j] - lo[j]) / span[j]
+        s = scale(best[:, j], lo[j], hi[j])
         diff = np.abs(best[:, j] - ref)
         out[:, c] |= np.where((s <= 1e-9) | (s >= 1.0 - 1e-9), F1, 0)
         out[:, c] |= np.where(edge, F2, 0)

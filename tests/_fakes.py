@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from phdl.labels import LOWER, N_LABELS, UPPER
+from phdl.labels import LOWER, N_LABELS, UPPER, scale
 
 
 class FakeSynthesizer:
@@ -38,7 +38,7 @@ class FakeSynthesizer:
             raise KeyboardInterrupt
         labels = np.atleast_2d(np.asarray(labels, dtype=np.float64))
         self.rows.append(len(labels))
-        s = (labels - LOWER) / (UPPER - LOWER)
+        s = scale(labels, LOWER, UPPER)
         t = np.tanh(s @ self.W + self.b)
         flux = 1.0 - 0.15 * (1.0 + t)
         if not with_gradients:

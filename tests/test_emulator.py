@@ -108,14 +108,14 @@ def test_manual_forward_mode_matches_torch_func(config):
     net = build_network(config, 30).double()
     q = net.query(torch.as_tensor(WL[:30])) if hasattr(net, "query") else None
     x = torch.as_tensor(sample_labels(3, 5))
-    lo, span = torch.as_tensor(LOWER), torch.as_tensor(UPPER - LOWER)
+    lo, hi = torch.as_tensor(LOWER), torch.as_tensor(UPPER)
     which = torch.tensor([0, 2, 3, 30])
-    f1, j1 = flux_and_jacobian(net, x, q, lo, span, which, "manual")
-    f2, j2 = flux_and_jacobian(net, x, q, lo, span, which, "torch.func")
+    f1, j1 = flux_and_jacobian(net, x, q, lo, hi, which, "manual")
+    f2, j2 = flux_and_jacobian(net, x, q, lo, hi, which, "torch.func")
     torch.testing.assert_close(f1, f2, rtol=1e-12, atol=1e-12)
     torch.testing.assert_close(j1, j2, rtol=1e-9, atol=1e-15)
     with pytest.raises(ValueError, match="unknown jvp method"):
-        flux_and_jacobian(net, x, q, lo, span, which, "reverse")
+        flux_and_jacobian(net, x, q, lo, hi, which, "reverse")
 
 
 def test_weight_gradient_of_jacobian_loss_matches_finite_differences():
@@ -124,12 +124,12 @@ def test_weight_gradient_of_jacobian_loss_matches_finite_differences():
     net = build_network(TINY, 20).double()
     q = net.query(torch.as_tensor(WL[:20]))
     x = torch.as_tensor(sample_labels(2, 7))
-    lo, span = torch.as_tensor(LOWER), torch.as_tensor(UPPER - LOWER)
+    lo, hi = torch.as_tensor(LOWER), torch.as_tensor(UPPER)
     which = torch.tensor([0, 3, 12])
 
     def loss() -> torch.Tensor:
-        f, j = flux_and_jacobian(net, x, q, lo, span, which)
-        return (j * span[which][:, None]).pow(2).sum() + f.sum()
+        f, j = flux_and_jacobian(net, x, q, lo, hi, which)
+        return (j * (hi - lo)[which][:, None]).pow(2).sum() + f.sum()
 
     loss().backward()
     for name in ("embed.weight", "blocks.0.norm1.weight", "blocks.1.v.weight", "head1.bias"):

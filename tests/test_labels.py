@@ -38,17 +38,27 @@ def test_ranges_as_table_1(name, rng):
 def test_scale_unscale_round_trip():
     rng = np.random.default_rng(0)
     phys = L.LOWER + rng.uniform(size=(50, 34)) * (L.UPPER - L.LOWER)
-    s = L.scale(phys)
+    lo, hi = phys.min(0), phys.max(0)  # the training set's min and max, as a model keeps them
+    s = L.scale(phys, lo, hi)
     assert s.shape == (50, 34)
-    assert np.all((s >= 0) & (s <= 1))
-    np.testing.assert_allclose(L.unscale(s), phys, rtol=1e-12, atol=1e-9)
+    assert np.all((s >= 0) & (s <= 1)) and np.allclose(s.min(0), 0) and np.allclose(s.max(0), 1)
+    np.testing.assert_allclose(L.unscale(s, lo, hi), phys, rtol=1e-12, atol=1e-9)
 
 
-def test_scaled_edges_are_0_and_1():
-    np.testing.assert_allclose(L.scale(L.LOWER[None]), 0.0, atol=1e-15)
-    np.testing.assert_allclose(L.scale(L.UPPER[None]), 1.0, atol=1e-15)
-    mid = L.scale(((L.LOWER + L.UPPER) / 2)[None])
-    np.testing.assert_allclose(mid, 0.5)
+def test_scale_known_value_eq_25():
+    # p' = (p - p_min) / (p_max - p_min): Teff 5000 K in a training set spanning 4000-6000 K
+    assert L.scale(np.array([5000.0]), np.array([4000.0]), np.array([6000.0]))[0] == 0.5
+    assert L.scale(np.array([3500.0]), np.array([4000.0]), np.array([6000.0]))[0] == -0.25
+    assert L.unscale(np.array([1.25]), np.array([-0.4]), np.array([0.6]))[0] == pytest.approx(0.85)
+
+
+def test_scale_works_on_torch_tensors():
+    torch = pytest.importorskip("torch")
+    lo, hi = torch.tensor([4000.0, 0.0]), torch.tensor([6000.0, 5.0])
+    s = L.scale(torch.tensor([[5000.0, 1.0]]), lo, hi)
+    assert isinstance(s, torch.Tensor)
+    torch.testing.assert_close(s, torch.tensor([[0.5, 0.2]]))
+    torch.testing.assert_close(L.unscale(s, lo, hi), torch.tensor([[5000.0, 1.0]]))
 
 
 def test_validate_out_of_range_names_label_and_range():

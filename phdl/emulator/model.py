@@ -19,7 +19,7 @@ from torch.func import jvp, vmap
 
 from phdl.emulator.config import ModelConfig, config_for, kind_of
 from phdl.emulator.networks import MLPNet, TransformerNet
-from phdl.labels import N_LABELS, validate
+from phdl.labels import N_LABELS, scale, validate
 
 FORMAT = "phdl-emulator-1"
 #: Pixel-spectra (times tangents) per Transformer call in predict / jacobian (cache-sized).
@@ -73,18 +73,20 @@ def flux_and_jacobian(
     x_phys: torch.Tensor,
     query: torch.Tensor | None,
     lo: torch.Tensor,
-    span: torch.Tensor,
+    hi: torch.Tensor,
     which: torch.Tensor,
     method: str = "manual",
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Flux (B, P) and its derivatives (B, k, P) w.r.t. the physical labels ``which`` (k,).
 
-    The network sees scaled labels p' = (p - p_min) / (p_max - p_min) (Eq. 25), so
+    The network sees scaled labels p' = (p - p_min) / (p_max - p_min) (Eq. 25,
+    :func:`phdl.labels.scale` with ``lo``, ``hi`` = p_min, p_max (34,) physical), so
     ∂f/∂p = ∂f/∂p' / (p_max - p_min). Forward mode along the k label axes, the primal computed
     once; the result is differentiable with respect to the network weights (the gradient loss
     backpropagates through it). ``method``:
 
-    - "manual": the networks' hand-written ``forward_jvp`` with scaled tangents e_m / span_m
+    - "manual": the networks' hand-written ``forward_jvp`` with scaled tangents
+      e_m / (p_max - p_min)_m
       (the chain rule made explicit); the fast default;
     - "torch.func": ``vmap`` of ``torch.func.jvp`` over the k tangents of the composition
       physical -> scaled -> network, so autodiff applies the chain rule; the reference for the
@@ -96,8 +98,8 @@ def flux_and_jacobian(
     k = len(which)
     if method == "manual":
         dx = torch.zeros(k, *x_phys.shape, dtype=x_phys.dtype, device=x_phys.device)
-        dx[torch.arange(k), :, which] = (1.0 / span[which])[:, None]
-        flux, jac = net.forward_jvp((x_phys - lo) / span, query, dx)
+        dx[torch.arange(k), :, which] = (1.0 / (hi - lo)[which])[:, None]
+        flux, jac = net.forward_jvp(scale(x_phys, lo, hi), query, dx)
         return flux, jac.transpose(0, 1)
     if method != "torch.func":
         raise ValueError(f"unknown jvp method {method!r}; expected one of {JVP_METHODS}")
@@ -105,7 +107,7 @@ def flux_and_jacobian(
     tangents[torch.arange(k), :, which] = 1.0
 
     def f(p: torch.Tensor) -> torch.Tensor:
-        return net((p - lo) / span, query)
+        return net(scale(p, lo, hi), query)
 
     flux, jac = vmap(lambda v: jvp(f, (x_phys,), (v,)), out_dims=(None, 0))(tangents)
     return flux, jac.transpose(0, 1)
@@ -206,9 +208,10 @@ class Emulator:
         check_compatible(self.label_names, self.wavelength, grid, "the model")
 
     def _scaling(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(p_min, p_max) of Eq. 25 as tensors of the networks' dtype."""
         lo = torch.as_tensor(self.label_min, dtype=self.dtype)
-        span = torch.as_tensor(self.label_max - self.label_min, dtype=self.dtype)
-        return lo, span
+        hi = torch.as_tensor(self.label_max, dtype=self.dtype)
+        return lo, hi
 
     # ------------------------------------------------------------------ wavelengths
     def _route(self, wavelength: np.ndarray | None) -> list[tuple[int, np.ndarray, Any]]:
@@ -261,9 +264,8 @@ class Emulator:
     # ------------------------------------------------------------------ evaluation
     def torch_predict(self, labels: torch.Tensor, wavelength: np.ndarray | None = None):
         """Differentiable flux (B, P) for physical labels (B, 34) given as a torch tensor."""
-        lo, span = self._scaling()
         routes = self._route(wavelength)
-        x = (labels.to(self.dtype) - lo) / span
+        x = scale(labels.to(self.dtype), *self._scaling())
         parts = [self.nets[s](x, q) for s, _, q in routes]
         out = torch.cat(parts, dim=1)
         order = np.concatenate([pos for _, pos, _ in routes])
@@ -307,8 +309,7 @@ class Emulator:
         routes = self._route(wavelength)
         n_out = sum(len(pos) for _, pos, _ in routes)
         out = torch.empty(len(x), n_out, dtype=self.dtype)
-        lo, span = self._scaling()
-        xs = (x - lo) / span
+        xs = scale(x, *self._scaling())
         with torch.no_grad():
             for rows, s, pos, q in self._blocks(routes, len(x), 1, batch_size):
                 out[rows, pos] = self.nets[s](xs[rows], q)
@@ -326,11 +327,11 @@ class Emulator:
         routes = self._route(wavelength)
         n_out = sum(len(pos) for _, pos, _ in routes)
         out = torch.empty(len(x), N_LABELS, n_out, dtype=self.dtype)
-        lo, span = self._scaling()
+        lo, hi = self._scaling()
         which = torch.arange(N_LABELS)
         with torch.no_grad():
             for rows, s, pos, q in self._blocks(routes, len(x), N_LABELS, batch_size):
-                _, jac = flux_and_jacobian(self.nets[s], x[rows], q, lo, span, which)
+                _, jac = flux_and_jacobian(self.nets[s], x[rows], q, lo, hi, which)
                 out[rows, :, pos] = jac
         return out.numpy()
 

@@ -34,6 +34,7 @@ import numpy as np
 import scipy.linalg
 
 from phdl.fit.spectra import chi2
+from phdl.labels import scale, unscale
 
 #: Bounds of the search in scaled label units (Eq. 25), as in the paper.
 BOUNDS: tuple[float, float] = (-0.25, 1.25)
@@ -104,8 +105,8 @@ def run_stage(
     fit_idx = np.asarray(fit_idx, dtype=int)
     k = len(fit_idx)
     m = len(flux)
-    lo = np.asarray(model.label_min, dtype=np.float64)
-    span = np.asarray(model.label_max, dtype=np.float64) - lo
+    lo = np.asarray(model.label_min, dtype=np.float64)[fit_idx]
+    hi = np.asarray(model.label_max, dtype=np.float64)[fit_idx]
     start = np.array(start, dtype=np.float64)
     n_good = (ivar > 0).sum(1).astype(np.float64)
     ftol = tol / n_good
@@ -116,9 +117,7 @@ def run_stage(
     strategies = []
     for i in range(m):
         rng = np.random.default_rng(list(seeds[i]))
-        x0 = np.clip(
-            (start[i, fit_idx] - lo[fit_idx]) / span[fit_idx], *(BOUNDS[0] + eps, BOUNDS[1] - eps)
-        )
+        x0 = np.clip(scale(start[i, fit_idx], lo, hi), BOUNDS[0] + eps, BOUNDS[1] - eps)
         opts = {
             "bounds": list(BOUNDS),
             "BoundaryHandler": cma.BoundTransform,
@@ -147,7 +146,7 @@ def run_stage(
     def rows_for(stars: list[int], points: list[np.ndarray]) -> np.ndarray:
         counts = [len(p) for p in points]
         rows = np.repeat(start[stars], counts, axis=0)
-        rows[:, fit_idx] = lo[fit_idx] + np.concatenate(points) * span[fit_idx]
+        rows[:, fit_idx] = unscale(np.concatenate(points), lo, hi)
         return rows
 
     while active:
@@ -192,7 +191,7 @@ def run_stage(
     best_f = np.where(use_mean, f_mean, best_f)
 
     labels = start.copy()
-    labels[:, fit_idx] = lo[fit_idx] + best_x * span[fit_idx]
+    labels[:, fit_idx] = unscale(best_x, lo, hi)
     return StageResult(
         labels=labels,
         chisq=best_f,

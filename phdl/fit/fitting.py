@@ -52,7 +52,7 @@ from phdl.fit.cmaes import run_stage
 from phdl.fit.linear import gauss_newton_start
 from phdl.fit.resume import Checkpoint, input_key
 from phdl.fit.spectra import chi2, on_model_grid
-from phdl.labels import GROUP_I, GROUP_II, LABELS, N_LABELS, NOT_FITTED, index
+from phdl.labels import GROUP_I, GROUP_II, LABELS, N_LABELS, NOT_FITTED, index, unscale
 
 #: The 28 fitted labels, in :data:`phdl.labels.LABELS` order.
 FITTED: tuple[str, ...] = tuple(n for n in LABELS if n in GROUP_I or n in GROUP_II)
@@ -80,7 +80,7 @@ def default_labels(model) -> np.ndarray:
     0 is inside its range (solar-scaled). The held values of the unfitted labels by default."""
     lo = np.asarray(model.label_min, dtype=np.float64)
     hi = np.asarray(model.label_max, dtype=np.float64)
-    out = 0.5 * (lo + hi)
+    out = unscale(0.5, lo, hi)  # the middle of the training range
     for j, name in enumerate(LABELS):
         if name.endswith("/Fe]") and lo[j] <= 0.0 <= hi[j]:
             out[j] = 0.0
@@ -92,12 +92,12 @@ def bank_start(model, flux: np.ndarray, ivar: np.ndarray, base: np.ndarray) -> n
     lowest-χ² spectrum of the :data:`BANK_SHAPE` bank (one ``predict`` call of 288 spectra).
     ``flux``, ``ivar`` cleaned (n, n_pix) on the model's grid."""
     lo = np.asarray(model.label_min, dtype=np.float64)
-    span = np.asarray(model.label_max, dtype=np.float64) - lo
+    hi = np.asarray(model.label_max, dtype=np.float64)
     idx = [index("Teff"), index("logg"), index("[Fe/H]")]
     axes = [(np.arange(k) + 0.5) / k for k in BANK_SHAPE]
     cells = np.stack(np.meshgrid(*axes, indexing="ij"), -1).reshape(-1, 3)
     bank = np.repeat(np.asarray(base, dtype=np.float64)[None], len(cells), 0)
-    bank[:, idx] = lo[idx] + cells * span[idx]
+    bank[:, idx] = unscale(cells, lo[idx], hi[idx])
     model_flux = np.asarray(model.predict(bank), dtype=np.float64)
     # χ² of every star (rows) against every bank spectrum (columns), a few stars at a time
     step = max(1, BANK_BLOCK // model_flux.size)

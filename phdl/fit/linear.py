@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from phdl.fit.spectra import chi2
-from phdl.labels import N_LABELS
+from phdl.labels import N_LABELS, scale, unscale
 
 #: Default finite-difference step, as a fraction of each label's training range
 #: (label_max - label_min): 1e-2 = 42 K in Teff, 0.055 dex in logg, 0.035 dex for the widest
@@ -94,8 +94,8 @@ def gauss_newton_start(
     """
     fit_idx = np.asarray(fit_idx, dtype=int)
     lo = np.asarray(model.label_min, dtype=np.float64)
-    span = np.asarray(model.label_max, dtype=np.float64) - lo
-    h = step * span
+    hi = np.asarray(model.label_max, dtype=np.float64)
+    h = step * (hi - lo)
     m, k = len(labels), len(fit_idx)
     x = np.array(labels, dtype=np.float64)
     if steps < 1:
@@ -111,11 +111,13 @@ def gauss_newton_start(
         hess = np.einsum("nip,np,njp->nij", jac, ivar, jac) + prior
         grad = np.einsum("nip,np,np->ni", jac, ivar, flux - centre)
         delta = np.linalg.solve(hess, grad[..., None])[..., 0]
-        s0 = (x[:, fit_idx] - lo[fit_idx]) / span[fit_idx]
+        s0 = scale(x[:, fit_idx], lo[fit_idx], hi[fit_idx])
         fracs = (1.0, 0.5, 0.25)
         trial = np.repeat(x[None], len(fracs), 0)  # (3, m, 34)
         for t, a in enumerate(fracs):
-            trial[t][:, fit_idx] = lo[fit_idx] + np.clip(s0 + a * delta, *bounds) * span[fit_idx]
+            trial[t][:, fit_idx] = unscale(
+                np.clip(s0 + a * delta, *bounds), lo[fit_idx], hi[fit_idx]
+            )
         ft = np.asarray(model.predict(trial.reshape(-1, N_LABELS)), dtype=np.float64)
         chi = chi2(ft.reshape(len(fracs), m, -1), flux, ivar, reduced=False)  # (3, m)
         evals += len(fracs)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from phdl.labels import GROUP_I, GROUP_II, LABELS, LOWER, N_LABELS, UPPER, validate
+from phdl.labels import GROUP_I, GROUP_II, LABELS, LOWER, N_LABELS, UPPER, scale, validate
 
 
 def default_strength() -> np.ndarray:
@@ -58,7 +58,7 @@ class ToyModel:
 
     def _scaled(self, labels: np.ndarray) -> np.ndarray:
         x = validate(labels, check_range=False)
-        return (x - self.label_min) / (self.label_max - self.label_min)
+        return scale(x, self.label_min, self.label_max)
 
     def _check(self, wavelength: np.ndarray | None) -> None:
         if wavelength is not None and not np.array_equal(wavelength, self.wavelength):

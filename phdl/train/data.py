@@ -67,8 +67,8 @@ class TrainData:
     gradients: torch.Tensor | None  # (n, 34, n_pix) per physical unit
     train: torch.Tensor  # (n_train,) long
     test: torch.Tensor  # (n_test,) long
-    lo: torch.Tensor  # (34,) p_min
-    span: torch.Tensor  # (34,) p_max - p_min
+    lo: torch.Tensor  # (34,) p_min of Eq. 25
+    hi: torch.Tensor  # (34,) p_max of Eq. 25
     weights: torch.Tensor  # (34,) w_m
 
     @classmethod
@@ -94,6 +94,6 @@ class TrainData:
             train=torch.as_tensor(train, dtype=torch.long, device=device),
             test=torch.as_tensor(test, dtype=torch.long, device=device),
             lo=torch.as_tensor(label_min, dtype=f32, device=device),
-            span=torch.as_tensor(label_max - label_min, dtype=f32, device=device),
+            hi=torch.as_tensor(label_max, dtype=f32, device=device),
             weights=torch.as_tensor(gradient_weights(sigma), dtype=f32, device=device),
         )

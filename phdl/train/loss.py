@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from phdl.emulator.model import CHUNK, flux_and_jacobian
-from phdl.labels import N_LABELS
+from phdl.labels import N_LABELS, scale
 from phdl.train.data import TrainData
 
 
@@ -46,15 +46,15 @@ def batch_loss(
     x = data.labels[rows]
     flux = data.flux[rows[:, None], pix[None, :]]
     if which is None:
-        pred = net((x - data.lo) / data.span, query)
+        pred = net(scale(x, data.lo, data.hi), query)
         spec = (pred - flux).abs().mean()
         return spec, spec, None
     if data.gradients is None:
         raise ValueError("the gradient loss needs a grid with gradients")
     g = len(rows) if grad_rows <= 0 else min(grad_rows, len(rows))
-    pred, jac = flux_and_jacobian(net, x[:g], query, data.lo, data.span, which, method)
+    pred, jac = flux_and_jacobian(net, x[:g], query, data.lo, data.hi, which, method)
     if g < len(rows):
-        pred = torch.cat([pred, net((x[g:] - data.lo) / data.span, query)])
+        pred = torch.cat([pred, net(scale(x[g:], data.lo, data.hi), query)])
     spec = (pred - flux).abs().mean()
     rows = rows[:g]
     true = data.gradients[rows[:, None, None], which[None, :, None], pix[None, None, :]]
