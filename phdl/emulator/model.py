@@ -113,19 +113,6 @@ def flux_and_jacobian(
     return flux, jac.transpose(0, 1)
 
 
-def atomic_save(obj: Any, path: str | os.PathLike[str]) -> Path:
-    """``torch.save`` to a temporary name beside ``path``, then rename (never half-written)."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
-
-
 def check_compatible(label_names, wavelength, grid: Any, what: str) -> None:
     """ValueError naming the field if a model's labels or wavelength grid differ from ``grid``."""
     where = getattr(grid, "path", None) or "the grid"

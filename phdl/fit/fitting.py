@@ -48,6 +48,7 @@ from pathlib import Path
 import numpy as np
 from astropy.table import Table
 
+from phdl.atomic import atomic_path
 from phdl.fit.cmaes import run_stage
 from phdl.fit.linear import gauss_newton_start
 from phdl.fit.resume import Checkpoint, input_key
@@ -297,14 +298,8 @@ def _quiet_names() -> Iterator[None]:
 def write_table(table: Table, path: str | os.PathLike[str]) -> Path:
     """Write a label table as FITS, atomically (a temporary name, then rename)."""
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.fits")
-    try:
-        with _quiet_names():
-            table.write(tmp, format="fits", overwrite=True)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    with atomic_path(path) as tmp, _quiet_names():
+        table.write(tmp, format="fits", overwrite=True)
     return path
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from phdl.atomic import atomic_path
 from phdl.labels import N_LABELS
 
 
@@ -74,10 +75,9 @@ class Checkpoint:
         if self.path is None:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp.npz")
-        try:
+        with atomic_path(self.path) as tmp, open(tmp, "wb") as fh:  # a file: savez adds no .npz
             np.savez(
-                tmp,
+                fh,
                 key=np.array(self.key),
                 done=self.done,
                 labels=self.labels,
@@ -86,10 +86,6 @@ class Checkpoint:
                 n_eval=self.n_eval,
                 stop=np.array([str(s) for s in self.stop]),
             )
-            os.replace(tmp, self.path)
-        finally:
-            if tmp.exists():
-                tmp.unlink()
 
     def remove(self) -> None:
         """Delete the file (the fit is complete)."""

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from phdl.atomic import atomic_path
+
 
 class ResampleWarning(UserWarning):
     """Spectra were linearly interpolated onto the model's wavelength grid."""
@@ -223,14 +225,8 @@ def write_spectra(path: str | os.PathLike[str], wavelength, flux, ivar) -> Path:
     import h5py
 
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with h5py.File(tmp, "w") as h5:
-            h5["wavelength"] = np.asarray(wavelength, dtype=np.float64)
-            h5["flux"] = np.atleast_2d(np.asarray(flux, dtype=np.float64))
-            h5["ivar"] = np.atleast_2d(np.asarray(ivar, dtype=np.float64))
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as h5:
+        h5["wavelength"] = np.asarray(wavelength, dtype=np.float64)
+        h5["flux"] = np.atleast_2d(np.asarray(flux, dtype=np.float64))
+        h5["ivar"] = np.atleast_2d(np.asarray(ivar, dtype=np.float64))
     return path

@@ -1,7 +1,7 @@
 """The training loop: segments, epochs, early stopping, keep-best, checkpoints and resume.
 
 One checkpoint file per model (see :data:`phdl.emulator.CHECKPOINT_KEYS`), rewritten atomically
-(temporary name, then ``os.replace``) at most every ``checkpoint_seconds``, at the end of each
+(:func:`phdl.atomic.atomic_path`) at most every ``checkpoint_seconds``, at the end of each
 segment, at the end, and on KeyboardInterrupt (with the state of the last finished epoch).
 Calling :func:`train` again with the same grid, output and config resumes where it stopped;
 every random choice of an epoch is seeded by (seed, segment, epoch), so an interrupted and
@@ -23,8 +23,9 @@ import torch
 from torch import nn
 
 from phdl import __version__
+from phdl.atomic import atomic_path
 from phdl.emulator.config import as_dict
-from phdl.emulator.model import FORMAT, atomic_save, build_network, check_compatible, split_segments
+from phdl.emulator.model import FORMAT, build_network, check_compatible, split_segments
 from phdl.grid import check_writable, grid_hash, read_grid
 from phdl.labels import N_LABELS
 from phdl.train.config import TrainConfig, preset
@@ -244,7 +245,8 @@ class _Saver:
         self.path, self.every, self.last = path, every, time.monotonic()
 
     def save(self, ckpt: dict[str, Any]) -> None:
-        atomic_save(ckpt, self.path)
+        with atomic_path(self.path) as tmp:
+            torch.save(ckpt, tmp)
         self.last = time.monotonic()
 
     def maybe(self, ckpt: dict[str, Any]) -> None:
