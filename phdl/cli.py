@@ -229,13 +229,18 @@ def _book_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--profile", default="quick", help="parameter profile: tiny, quick (default) or full"
     )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="run every chapter, even those unchanged since their last run (see phdl.cache)",
+    )
 
 
 def _book(args: argparse.Namespace) -> int:
     from phdl.runner import ChapterError, build_book
 
     try:
-        print(build_book(args.profile))
+        print(build_book(args.profile, force=args.force))
     except ChapterError as exc:  # keep the failing cell's traceback readable, exit 1
         print(f"phdl: chapter {exc.chapter} failed:\n{exc}", file=sys.stderr)
         return 1

@@ -30,6 +30,9 @@ from typing import Any
 
 import yaml
 
+from phdl.cache import ChapterCache
+from phdl.provenance import annotate_file, describe
+
 PROFILE_DIR = Path("phdl") / "data" / "profiles"
 NOTEBOOK_DIR = Path("notebooks")
 BOOK_DIR = Path("book")
@@ -150,9 +153,11 @@ def run_chapter(
     root: Path,
     kernel_name: str,
     profile: str,
+    provenance: str | None = None,
 ) -> Path:
     """Execute ``notebooks/<chapter>.ipynb`` into ``book/<chapter>.ipynb``; return the output path.
 
+    ``provenance``: a note put under every figure (:func:`phdl.provenance.annotate_file`).
     Raises ChapterError if any cell fails (the partly executed notebook goes to
     ``runs/<profile>/failed/<chapter>.ipynb``; no ``book/<chapter>.ipynb`` is left).
     """
@@ -184,6 +189,8 @@ def run_chapter(
             message += f"\n(partly executed notebook kept at {failed})"
         raise ChapterError(chapter, message) from err
     else:
+        if provenance:
+            annotate_file(tmp, provenance)
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)  # only left on failure or interruption
@@ -195,10 +202,13 @@ def run_chapters(
     root: Path | None = None,
     chapters: list[str] | None = None,
     kernel_name: str | None = None,
+    force: bool = False,
 ) -> list[Path]:
     """Execute the profile's chapters in order (or only ``chapters``); return the output notebooks.
 
-    Stops at the first failing chapter, raising ChapterError; later chapters are not run.
+    A chapter whose cache key and outputs are as its last successful run left them is skipped
+    (:mod:`phdl.cache`; ``force``: run every chapter). Stops at the first failing chapter,
+    raising ChapterError; later chapters are not run.
     """
     root = Path(root).resolve() if root else repo_root()
     prof = load_profile(profile, root=root)
@@ -211,11 +221,31 @@ def run_chapters(
             )
         names = [n for n in names if n in chapters]
     kernel = kernel_name or default_kernel_name()
+    cache = ChapterCache(root, prof["profile"], prof["chapters"], force=force)
     outputs = []
     for i, name in enumerate(names, 1):
-        print(f"[phdl] chapter {i}/{len(names)}: {name} (profile {prof['profile']})", flush=True)
-        outputs.append(run_chapter(name, prof["chapters"][name], root, kernel, prof["profile"]))
+        head = f"[phdl] chapter {i}/{len(names)}: {name}"
+        outputs.append(_run_unless_cached(name, prof["chapters"][name], cache, kernel, head))
     return outputs
+
+
+def _run_unless_cached(
+    chapter: str, parameters: dict[str, Any], cache: ChapterCache, kernel_name: str, head: str
+) -> Path:
+    """Run one chapter unless ``cache`` says it is unchanged; say which on stdout (after
+    ``head``); record its key when it succeeds. Returns its executed notebook."""
+    source = cache.root / NOTEBOOK_DIR / f"{chapter}.ipynb"
+    target = cache.root / BOOK_DIR / f"{chapter}.ipynb"
+    ingredients, reason = cache.plan(chapter, parameters, source, target)
+    if reason is None:
+        print(f"{head}: unchanged (inputs, parameters, code), skipped", flush=True)
+        return target
+    print(f"{head} (profile {cache.profile}): running, {reason}", flush=True)
+    cache.forget(chapter)
+    note = describe(chapter, ingredients, declared=chapter in cache.declared)
+    run_chapter(chapter, parameters, cache.root, kernel_name, cache.profile, provenance=note)
+    cache.record(chapter, parameters, ingredients)
+    return target
 
 
 def _jupyter_book_command() -> list[str]:
@@ -249,7 +279,8 @@ def build_html(root: Path | None = None) -> Path:
     return index
 
 
-def build_book(profile: str = "quick", root: Path | None = None) -> Path:
-    """Execute every chapter of ``profile``, then build the HTML; return the index page."""
-    run_chapters(profile, root=root)
+def build_book(profile: str = "quick", root: Path | None = None, force: bool = False) -> Path:
+    """Execute the chapters of ``profile`` (unchanged ones are skipped unless ``force``), then
+    build the HTML; return the index page."""
+    run_chapters(profile, root=root, force=force)
     return build_html(root)
