@@ -26,7 +26,7 @@ the better of it and the best sampled point is the result.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import cma
@@ -74,6 +74,139 @@ def set_covariance(es: cma.CMAEvolutionStrategy, cov: np.ndarray) -> None:
     es.D = es.dC**0.5
 
 
+@dataclass(frozen=True)
+class StageOptions:
+    """How one CMA-ES stage runs: at most ``max_iter`` generations; the ``tolchi2`` threshold
+    ``tol`` in total χ², multiplied by the best reduced χ² so far where that exceeds 1 if
+    ``scale_tol`` (see the module docstring); population ``popsize`` λ (None:
+    :func:`default_popsize`)."""
+
+    max_iter: int
+    tol: float
+    popsize: int | None = None
+    scale_tol: bool = True
+
+
+def new_strategy(
+    x0: np.ndarray,
+    sigma0: float,
+    seed: Sequence[int],
+    popsize: int,
+    max_iter: int,
+    cov0: np.ndarray | None = None,
+) -> cma.CMAEvolutionStrategy:
+    """A pycma strategy for one star: mean ``x0`` (k,) scaled, step ``sigma0``, bounded to
+    :data:`BOUNDS`, sampling from its own generator ``default_rng(seed)``; ``cov0`` (k, k)
+    an optional initial covariance shape (:func:`set_covariance`)."""
+    rng = np.random.default_rng(list(seed))
+    opts = {
+        "bounds": list(BOUNDS),
+        "BoundaryHandler": cma.BoundTransform,
+        "popsize": popsize,
+        "maxiter": max_iter,
+        "seed": np.nan,  # pycma must not reseed the global numpy RNG
+        "randn": lambda *shape: rng.standard_normal(shape),
+        "verbose": -9,
+        "verb_log": 0,
+        "verb_disp": 0,
+        # scipy's eigh: numpy's slows down badly after the emulator's multithreaded BLAS work
+        "CMA_eigenmethod": scipy.linalg.eigh,
+    }
+    es = cma.CMAEvolutionStrategy(x0, sigma0, opts)
+    if cov0 is not None:
+        set_covariance(es, cov0)
+    return es
+
+
+class _Stage:
+    """The strategies of m stars fitting the labels ``fit_idx``, and each star's best point.
+
+    CMA-ES works in scaled labels (Eq. 25) of the fitted labels; the model sees physical
+    labels, the others held at ``start``.
+    """
+
+    def __init__(self, model, flux, ivar, start, fit_idx, options: StageOptions):
+        self.model, self.flux, self.ivar, self.options = model, flux, ivar, options
+        self.start = np.array(start, dtype=np.float64)
+        self.fit_idx = np.asarray(fit_idx, dtype=int)
+        self.lo = np.asarray(model.label_min, dtype=np.float64)[self.fit_idx]
+        self.hi = np.asarray(model.label_max, dtype=np.float64)[self.fit_idx]
+        self.tol = options.tol / (ivar > 0).sum(1)  # (m,) in reduced χ²
+        m = len(flux)
+        self.best_f = np.full(m, np.inf)
+        self.hist = [deque(maxlen=HISTORY) for _ in range(m)]
+        self.stops = [""] * m
+
+    def begin(self, seeds, sigma0: np.ndarray, cov0: np.ndarray | None) -> None:
+        """One strategy per star, its mean the scaled ``start`` (just inside the bounds)."""
+        eps = 1e-6 * (BOUNDS[1] - BOUNDS[0])
+        x0 = scale(self.start[:, self.fit_idx], self.lo, self.hi)
+        x0 = np.clip(x0, BOUNDS[0] + eps, BOUNDS[1] - eps)
+        lam = self.options.popsize or default_popsize(len(self.fit_idx))
+        self.strategies = [
+            new_strategy(x, float(sigma0[i]), seeds[i], lam, self.options.max_iter,
+                         None if cov0 is None else cov0[i])
+            for i, x in enumerate(x0)
+        ]  # fmt: skip
+        self.best_x = np.array([np.asarray(es.mean, dtype=np.float64) for es in self.strategies])
+
+    def chi2(self, stars: Sequence[int], points: list[np.ndarray]) -> list[np.ndarray]:
+        """Reduced χ² of each star's scaled ``points`` (λ, k): ONE predict call for all."""
+        counts = [len(p) for p in points]
+        rows = np.repeat(self.start[stars], counts, axis=0)
+        rows[:, self.fit_idx] = unscale(np.concatenate(points), self.lo, self.hi)
+        star_of = np.repeat(stars, counts)
+        f = chi2(self.model.predict(rows), self.flux[star_of], self.ivar[star_of])
+        return np.split(f, np.cumsum(counts)[:-1])
+
+    def generation(self, active: list[int]) -> list[int]:
+        """Ask, evaluate and tell once for every active star; the stars still running."""
+        points = [np.asarray(self.strategies[i].ask(), dtype=np.float64) for i in active]
+        still = []
+        for i, x, f in zip(active, points, self.chi2(active, points), strict=True):
+            self.strategies[i].tell(list(x), f.tolist())
+            j = int(np.argmin(f))
+            if f[j] < self.best_f[i]:
+                self.best_f[i], self.best_x[i] = f[j], x[j]
+            self.hist[i].append(float(f[j]))
+            self.stops[i] = self.stop_reason(i, f)
+            if not self.stops[i]:
+                still.append(i)
+        return still
+
+    def stop_reason(self, i: int, f: np.ndarray) -> str:
+        """pycma's stop criteria, else ``tolchi2`` (see the module docstring), else ""."""
+        reason = dict(self.strategies[i].stop())
+        tol = self.tol[i] * max(1.0, self.best_f[i]) if self.options.scale_tol else self.tol[i]
+        hist = self.hist[i]
+        flat = len(hist) == HISTORY and np.ptp(f) < tol and max(hist) - min(hist) < tol
+        if not reason and flat:
+            reason = {"tolchi2": tol}
+        return ",".join(sorted(reason))
+
+    def try_means(self) -> None:
+        """Evaluate each final mean (inside the bounds); keep it where it beats every sample."""
+        means = [
+            np.clip(np.asarray(es.result.xfavorite, dtype=np.float64), *BOUNDS)[None]
+            for es in self.strategies
+        ]
+        f_mean = np.concatenate(self.chi2(list(range(len(means))), means))
+        use_mean = f_mean < self.best_f
+        self.best_x[use_mean] = np.concatenate(means)[use_mean]
+        self.best_f = np.where(use_mean, f_mean, self.best_f)
+
+    def result(self) -> StageResult:
+        labels = self.start.copy()
+        labels[:, self.fit_idx] = unscale(self.best_x, self.lo, self.hi)
+        return StageResult(
+            labels=labels,
+            chisq=self.best_f,
+            n_iter=np.array([es.countiter for es in self.strategies]),
+            n_eval=np.array([es.countevals + 1 for es in self.strategies]),
+            stop=self.stops,
+        )
+
+
 def run_stage(
     model,
     flux: np.ndarray,
@@ -81,121 +214,28 @@ def run_stage(
     start: np.ndarray,
     fit_idx: Sequence[int],
     seeds: Sequence[Sequence[int]],
+    options: StageOptions,
     *,
     sigma0: float | np.ndarray,
     cov0: np.ndarray | None = None,
-    popsize: int | None,
-    max_iter: int,
-    tol: float,
-    scale_tol: bool = True,
-    on_generation=None,
+    on_generation: Callable[[int], None] | None = None,
 ) -> StageResult:
     """Fit labels ``fit_idx`` of m stars together, the others held at ``start``.
 
     ``flux``, ``ivar`` (m, n_pix) cleaned, on the model's grid, each star with >= 1 unmasked
     pixel; ``start`` (m, 34) physical: the initial mean and the held values; ``seeds`` one
-    int sequence per star; ``sigma0`` the initial step size (scaled units), a scalar or (m,);
-    ``cov0`` (m, k, k) optional initial covariance shapes (scaled units, see
-    :func:`set_covariance`; the scale is ``sigma0``); ``popsize`` λ (None:
-    :func:`default_popsize`); ``max_iter`` generations at most; ``tol`` the ``tolchi2``
-    threshold in total χ², multiplied by the best reduced χ² so far when that exceeds 1 and
-    ``scale_tol`` (see the module docstring). ``on_generation(n_active)`` is called after each
-    generation.
+    int sequence per star; ``options`` how the stage runs (:class:`StageOptions`); ``sigma0``
+    the initial step size (scaled units), a scalar or (m,); ``cov0`` (m, k, k) optional
+    initial covariance shapes (scaled units, see :func:`set_covariance`; the scale is
+    ``sigma0``). ``on_generation(n_active)`` is called after each generation.
     """
-    fit_idx = np.asarray(fit_idx, dtype=int)
-    k = len(fit_idx)
+    stage = _Stage(model, flux, ivar, start, fit_idx, options)
     m = len(flux)
-    lo = np.asarray(model.label_min, dtype=np.float64)[fit_idx]
-    hi = np.asarray(model.label_max, dtype=np.float64)[fit_idx]
-    start = np.array(start, dtype=np.float64)
-    n_good = (ivar > 0).sum(1).astype(np.float64)
-    ftol = tol / n_good
-    lam = popsize or default_popsize(k)
-    eps = 1e-6 * (BOUNDS[1] - BOUNDS[0])
-    sigma0 = np.broadcast_to(np.asarray(sigma0, dtype=np.float64), (m,))
-
-    strategies = []
-    for i in range(m):
-        rng = np.random.default_rng(list(seeds[i]))
-        x0 = np.clip(scale(start[i, fit_idx], lo, hi), BOUNDS[0] + eps, BOUNDS[1] - eps)
-        opts = {
-            "bounds": list(BOUNDS),
-            "BoundaryHandler": cma.BoundTransform,
-            "popsize": lam,
-            "maxiter": max_iter,
-            "seed": np.nan,  # pycma must not reseed the global numpy RNG
-            "randn": lambda *shape, rng=rng: rng.standard_normal(shape),
-            "verbose": -9,
-            "verb_log": 0,
-            "verb_disp": 0,
-            # numpy's eigh of a 28 x 28 matrix takes ~40 ms instead of ~0.4 ms when it follows
-            # large multithreaded BLAS work (the emulator's) on a loaded CPU; scipy's does not
-            "CMA_eigenmethod": scipy.linalg.eigh,
-        }
-        es = cma.CMAEvolutionStrategy(x0, float(sigma0[i]), opts)
-        if cov0 is not None:
-            set_covariance(es, cov0[i])
-        strategies.append(es)
-
-    best_f = np.full(m, np.inf)
-    best_x = np.array([np.asarray(es.mean, dtype=np.float64) for es in strategies])
-    hist = [deque(maxlen=HISTORY) for _ in range(m)]
-    stops = [""] * m
+    stage.begin(seeds, np.broadcast_to(np.asarray(sigma0, dtype=np.float64), (m,)), cov0)
     active = list(range(m))
-
-    def rows_for(stars: list[int], points: list[np.ndarray]) -> np.ndarray:
-        counts = [len(p) for p in points]
-        rows = np.repeat(start[stars], counts, axis=0)
-        rows[:, fit_idx] = unscale(np.concatenate(points), lo, hi)
-        return rows
-
     while active:
-        points = [np.asarray(strategies[i].ask(), dtype=np.float64) for i in active]
-        counts = [len(p) for p in points]
-        star_of = np.repeat(active, counts)
-        model_flux = model.predict(rows_for(active, points))  # ONE call for the whole batch
-        f_all = chi2(model_flux, flux[star_of], ivar[star_of])
-        still = []
-        for i, x, f in zip(active, points, np.split(f_all, np.cumsum(counts)[:-1]), strict=True):
-            es = strategies[i]
-            es.tell(list(x), f.tolist())
-            j = int(np.argmin(f))
-            if f[j] < best_f[i]:
-                best_f[i], best_x[i] = f[j], x[j]
-            hist[i].append(float(f[j]))
-            reason = dict(es.stop())
-            tol_i = ftol[i] * max(1.0, best_f[i]) if scale_tol else ftol[i]
-            if (
-                not reason
-                and len(hist[i]) == HISTORY
-                and np.ptp(f) < tol_i
-                and max(hist[i]) - min(hist[i]) < tol_i
-            ):
-                reason = {"tolchi2": tol_i}
-            if reason:
-                stops[i] = ",".join(sorted(reason))
-            else:
-                still.append(i)
-        active = still
+        active = stage.generation(active)
         if on_generation is not None:
             on_generation(len(active))
-
-    # the final mean (phenotype, inside the bounds) is often better than any sample
-    means = [
-        np.clip(np.asarray(es.result.xfavorite, dtype=np.float64), *BOUNDS)[None]
-        for es in strategies
-    ]
-    f_mean = chi2(model.predict(rows_for(list(range(m)), means)), flux, ivar)
-    use_mean = f_mean < best_f
-    best_x[use_mean] = np.concatenate(means)[use_mean]
-    best_f = np.where(use_mean, f_mean, best_f)
-
-    labels = start.copy()
-    labels[:, fit_idx] = unscale(best_x, lo, hi)
-    return StageResult(
-        labels=labels,
-        chisq=best_f,
-        n_iter=np.array([es.countiter for es in strategies]),
-        n_eval=np.array([es.countevals + 1 for es in strategies]),
-        stop=stops,
-    )
+    stage.try_means()
+    return stage.result()

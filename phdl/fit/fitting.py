@@ -43,13 +43,14 @@ import os
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 from astropy.table import Table
 
 from phdl.atomic import atomic_path
-from phdl.fit.cmaes import run_stage
+from phdl.fit.cmaes import StageOptions, run_stage
 from phdl.fit.linear import gauss_newton_start
 from phdl.fit.resume import Checkpoint, input_key
 from phdl.fit.spectra import chi2, on_model_grid
@@ -157,6 +158,19 @@ def _check_options(strategy: str, popsize, max_iter, tol, batch_size, sigma0) ->
         raise ValueError(f"sigma0 must be in (0, 1] (scaled label units), got {sigma0!r}")
 
 
+@dataclass(frozen=True)
+class FitOptions:
+    """What decides a fit besides the spectra and the start (see :func:`fit_spectra`): saved
+    in the table header and in the resume key."""
+
+    strategy: str
+    seed: int
+    stage: StageOptions
+    sigma0: float
+    gn_steps: int
+    start_sigmas: float = START_SIGMAS
+
+
 def fit_spectra(
     model,
     wavelength: np.ndarray,
@@ -204,6 +218,8 @@ def fit_spectra(
     """
     max_iter = MAX_ITER if max_iter is None else max_iter
     _check_options(strategy, popsize, max_iter, tol, batch_size, sigma0)
+    stage = StageOptions(max_iter=max_iter, tol=tol, popsize=popsize, scale_tol=bool(scale_tol))
+    options = FitOptions(strategy, seed, stage, sigma0=sigma0, gn_steps=gn_steps)
     flux, ivar = on_model_grid(model.wavelength, wavelength, flux, ivar)
     n = len(flux)
     stages = [[index(name) for name in LABELS if name in group] for group in STRATEGIES[strategy]]
@@ -218,10 +234,11 @@ def fit_spectra(
 
     start = _start(model, flux, ivar, ok, init, held)
 
-    options = dict(strategy=strategy, seed=seed, popsize=popsize, max_iter=max_iter, tol=tol,
-                   scale_tol=bool(scale_tol), sigma0=sigma0, gn_steps=gn_steps,
-                   START_SIGMAS=START_SIGMAS)  # fmt: skip
-    key = "" if checkpoint is None else input_key(model, flux[ok], ivar[ok], start[ok], options)
+    key = (
+        ""
+        if checkpoint is None
+        else input_key(model, flux[ok], ivar[ok], start[ok], asdict(options))
+    )
     ckpt = Checkpoint(checkpoint, key, n)
     todo = ok[~ckpt.done[ok]]
 
@@ -244,7 +261,7 @@ def fit_spectra(
     return _table(ckpt, status, options)
 
 
-def _fit_batch(model, flux, ivar, start, stars, stages, options, show):
+def _fit_batch(model, flux, ivar, start, stars, stages, options: FitOptions, show):
     """Fit one batch of stars through all stages: (labels, chisq, n_iter, n_eval, stop)."""
     current = start
     m = len(stars)
@@ -252,35 +269,31 @@ def _fit_batch(model, flux, ivar, start, stars, stages, options, show):
     n_eval = np.zeros(m, dtype=np.int64)
     reasons: list[list[str]] = [[] for _ in stars]
     for s, fit_idx in enumerate(stages):
-        cov0, step0 = None, options["sigma0"]
-        if options["gn_steps"] > 0:
-            current, cov0, ev = gauss_newton_start(
-                model, flux, ivar, current, fit_idx, steps=options["gn_steps"]
-            )
+        cov0, step0 = None, options.sigma0
+        if options.gn_steps > 0:
+            current, cov0, step0, ev = _gauss_newton(model, flux, ivar, current, fit_idx, options)
             n_eval += ev
-            geo = np.exp(np.mean(np.log(np.diagonal(cov0, axis1=1, axis2=2)), axis=1))
-            step0 = np.minimum(options["START_SIGMAS"] * np.sqrt(geo), options["sigma0"])
-        res = run_stage(
-            model,
-            flux,
-            ivar,
-            current,
-            fit_idx,
-            [(options["seed"], int(i), s) for i in stars],
-            sigma0=step0,
-            cov0=cov0,
-            popsize=options["popsize"],
-            max_iter=options["max_iter"],
-            tol=options["tol"],
-            scale_tol=options["scale_tol"],
-            on_generation=lambda active, s=s: show(active, s),
-        )
+        seeds = [(options.seed, int(i), s) for i in stars]
+        res = run_stage(model, flux, ivar, current, fit_idx, seeds, options.stage,
+                        sigma0=step0, cov0=cov0,
+                        on_generation=lambda n, s=s: show(n, s))  # fmt: skip
         current = res.labels
         n_iter += res.n_iter
         n_eval += res.n_eval
         for r, why in zip(reasons, res.stop, strict=True):
             r.append(why)
     return current, res.chisq, n_iter, n_eval, [" | ".join(r) for r in reasons]
+
+
+def _gauss_newton(model, flux, ivar, labels, fit_idx, options: FitOptions):
+    """CMA-ES's start from :func:`gauss_newton_start`: (labels, cov0, step0, evaluations); the
+    step is ``start_sigmas`` geometric-mean σ of the covariance, capped at ``sigma0``."""
+    labels, cov0, evals = gauss_newton_start(
+        model, flux, ivar, labels, fit_idx, steps=options.gn_steps
+    )
+    geo = np.exp(np.mean(np.log(np.diagonal(cov0, axis1=1, axis2=2)), axis=1))
+    step0 = np.minimum(options.start_sigmas * np.sqrt(geo), options.sigma0)
+    return labels, cov0, step0, evals
 
 
 @contextmanager
@@ -309,7 +322,7 @@ def read_table(path: str | os.PathLike[str]) -> Table:
         return Table.read(path, format="fits")
 
 
-def _table(ckpt: Checkpoint, status: np.ndarray, options: dict) -> Table:
+def _table(ckpt: Checkpoint, status: np.ndarray, options: FitOptions) -> Table:
     """The label table (see :func:`fit_spectra`); the options go into ``meta`` (FITS header)."""
     cols: dict[str, Sequence] = {name: ckpt.labels[:, j] for j, name in enumerate(LABELS)}
     cols.update(
@@ -320,17 +333,17 @@ def _table(ckpt: Checkpoint, status: np.ndarray, options: dict) -> Table:
         status=np.array([str(s) for s in status], dtype=str),
     )
     table = Table(cols)
-    popsize = options["popsize"]
+    stage = options.stage
     table.meta.update(
         {
-            "STRATEGY": options["strategy"],
-            "SEED": int(options["seed"]),
-            "POPSIZE": "pycma default" if popsize is None else int(popsize),
-            "MAXITER": int(options["max_iter"]),
-            "TOL": float(options["tol"]),
-            "SCALETOL": bool(options["scale_tol"]),
-            "SIGMA0": float(options["sigma0"]),
-            "GNSTEPS": int(options["gn_steps"]),
+            "STRATEGY": options.strategy,
+            "SEED": int(options.seed),
+            "POPSIZE": "pycma default" if stage.popsize is None else int(stage.popsize),
+            "MAXITER": int(stage.max_iter),
+            "TOL": float(stage.tol),
+            "SCALETOL": bool(stage.scale_tol),
+            "SIGMA0": float(options.sigma0),
+            "GNSTEPS": int(options.gn_steps),
         }
     )
     return table

@@ -6,8 +6,9 @@ gives the tiny / quick / full configurations.
 
 from phdl.train.config import PRESETS, TrainConfig, preset
 from phdl.train.data import gradient_sigma, gradient_weights, label_scaling, split_indices
-from phdl.train.loop import HISTORY_KEYS, CheckpointMismatch, resolve_config, train
+from phdl.train.loop import CheckpointMismatch, resolve_config, train
 from phdl.train.loss import batch_loss, evaluate
+from phdl.train.segment import HISTORY_KEYS
 
 __all__ = [
     "HISTORY_KEYS",
