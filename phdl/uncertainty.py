@@ -1,14 +1,16 @@
 """Label uncertainties (Section 2.2.2, Eq. 16–21) and quality flags from χ² scans (Section 2.3).
 
-Conventions: labels physical (K, dex, km/s); Jacobians ∂flux/∂label (n, 34, n_pix) per physical
-unit; ``ivar`` = 1/σ² per pixel (0, or a non-finite flux or ivar, masks a pixel, which then
-drops out of every sum). The "fitted labels" default to the 28 of Group I + Group II in
-:data:`phdl.labels.LABELS` order (:data:`phdl.fit.FITTED`).
+Conventions: ``model`` is a :class:`~phdl.emulator.SpectralModel`; labels physical (K, dex,
+km/s); Jacobians ∂flux/∂label (n, 34, n_pix) per physical unit; ``ivar`` = 1/σ² per pixel (0,
+or a non-finite flux or ivar, masks a pixel, which then drops out of every sum). The "fitted
+labels" default to the 28 of Group I + Group II in :data:`phdl.labels.LABELS` order
+(:data:`phdl.fit.FITTED`).
 
 Choices where the paper is silent or garbled (documented here, used everywhere):
 
 - Jacobian by central differences (Eq. 20) with a step of 1 % of each label's training range
-  (:data:`phdl.fit.linear.FD_STEP`); :func:`jacobian_autograd` gives the emulator's exact one.
+  (:data:`phdl.fit.linear.FD_STEP`); :func:`jacobian_autograd` gives the model's own
+  (``model.jacobian``; the emulator's is exact, by autodiff).
 - Eq. 21 is read as the weight 1 / (σ² χ²): the formal error times sqrt(χ²). By default
   :func:`scaled_errors` does not shrink errors when χ² < 1 (``floor=1``); ``floor=0`` is the
   literal reading.
@@ -24,6 +26,7 @@ Choices where the paper is silent or garbled (documented here, used everywhere):
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -32,6 +35,9 @@ from phdl.fit.linear import FD_STEP
 from phdl.fit.linear import jacobian_fd as _jacobian_fd
 from phdl.fit.spectra import chi2, clean, on_model_grid
 from phdl.labels import LABELS, N_LABELS, UNITS, index, scale, unscale
+
+if TYPE_CHECKING:
+    from phdl.emulator.protocol import SpectralModel
 
 #: Points of the χ² scan per label (the paper's 50).
 N_SCAN = 50
@@ -45,14 +51,15 @@ def _fitted(labels_fitted: Sequence[str] | None) -> list[int]:
     return [index(n) for n in (FITTED if labels_fitted is None else labels_fitted)]
 
 
-def jacobian_fd(model, labels: np.ndarray, step: float = FD_STEP) -> np.ndarray:
+def jacobian_fd(model: SpectralModel, labels: np.ndarray, step: float = FD_STEP) -> np.ndarray:
     """∂flux/∂label (n, 34, n_pix) by central differences (Eq. 20), physical units; the step of
     label j is ``step`` × its training range (default 1 %, :data:`phdl.fit.linear.FD_STEP`)."""
     return _jacobian_fd(model, labels, step=step)
 
 
-def jacobian_autograd(model, labels: np.ndarray) -> np.ndarray:
-    """The emulator's own Jacobian (n, 34, n_pix) (``model.jacobian``, autodiff), float64."""
+def jacobian_autograd(model: SpectralModel, labels: np.ndarray) -> np.ndarray:
+    """The model's own Jacobian (n, 34, n_pix) (``model.jacobian``; the emulator's by
+    autodiff), float64."""
     return np.asarray(model.jacobian(np.atleast_2d(labels)), dtype=np.float64)
 
 
@@ -117,7 +124,7 @@ def cramer_rao(
 
 
 def chi2_scan(
-    model,
+    model: SpectralModel,
     flux: np.ndarray,
     ivar: np.ndarray,
     best_labels: np.ndarray,
@@ -174,7 +181,7 @@ def scan_minimum(values: np.ndarray, chi2: np.ndarray, refine: bool = True):
 
 
 def flags(
-    model,
+    model: SpectralModel,
     flux: np.ndarray,
     ivar: np.ndarray,
     best_labels: np.ndarray,
@@ -232,7 +239,7 @@ def good_fractions(flag_array: np.ndarray, names: Sequence[str]) -> dict[str, fl
 
 def add_uncertainties(
     table,
-    model,
+    model: SpectralModel,
     flux: np.ndarray,
     ivar: np.ndarray,
     flags: bool = True,

@@ -1,8 +1,8 @@
 """The spectral emulators: the PhDLspec Transformer (Section 2.1.1) and a Payne-style MLP.
 
-``load(path)`` gives an :class:`Emulator` with ``predict(labels)`` -> flux (n, n_pix) and
-``jacobian(labels)`` -> ∂flux/∂label (n, 34, n_pix), labels (n, 34) in physical units.
-Training is in :mod:`phdl.train`.
+``load(path)`` gives an :class:`Emulator`, a :class:`SpectralModel` (``predict(labels)`` ->
+flux (n, n_pix), ``jacobian(labels)`` -> ∂flux/∂label (n, 34, n_pix), labels (n, 34) in
+physical units). Training is in :mod:`phdl.train`.
 """
 
 from phdl.emulator.config import MLPConfig, TransformerConfig, config_for
@@ -15,12 +15,14 @@ from phdl.emulator.model import (
     split_segments,
 )
 from phdl.emulator.networks import MLPNet, TransformerNet, encode_wavelength
+from phdl.emulator.protocol import SpectralModel
 
 __all__ = [
     "CHECKPOINT_KEYS",
     "Emulator",
     "MLPConfig",
     "MLPNet",
+    "SpectralModel",
     "TransformerConfig",
     "TransformerNet",
     "build_network",

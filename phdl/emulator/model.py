@@ -131,7 +131,8 @@ def check_compatible(label_names, wavelength, grid: Any, what: str) -> None:
 
 
 class Emulator:
-    """A trained spectral emulator in physical units (see :func:`load`).
+    """A trained spectral emulator in physical units (see :func:`load`); a
+    :class:`~phdl.emulator.SpectralModel`.
 
     Attributes: ``kind`` ('transformer' | 'mlp'), ``config``, ``wavelength`` (n_pix,) Å,
     ``label_names``, ``label_min`` / ``label_max`` (Eq. 25 scaling, physical), ``segments``,

@@ -28,6 +28,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import cma
 import numpy as np
@@ -35,6 +36,9 @@ import scipy.linalg
 
 from phdl.fit.spectra import chi2
 from phdl.labels import scale, unscale
+
+if TYPE_CHECKING:
+    from phdl.emulator.protocol import SpectralModel
 
 #: Bounds of the search in scaled label units (Eq. 25), as in the paper.
 BOUNDS: tuple[float, float] = (-0.25, 1.25)
@@ -125,7 +129,7 @@ class _Stage:
     labels, the others held at ``start``.
     """
 
-    def __init__(self, model, flux, ivar, start, fit_idx, options: StageOptions):
+    def __init__(self, model: SpectralModel, flux, ivar, start, fit_idx, options: StageOptions):
         self.model, self.flux, self.ivar, self.options = model, flux, ivar, options
         self.start = np.array(start, dtype=np.float64)
         self.fit_idx = np.asarray(fit_idx, dtype=int)
@@ -208,7 +212,7 @@ class _Stage:
 
 
 def run_stage(
-    model,
+    model: SpectralModel,
     flux: np.ndarray,
     ivar: np.ndarray,
     start: np.ndarray,

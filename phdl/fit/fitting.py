@@ -45,6 +45,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from astropy.table import Table
@@ -55,6 +56,9 @@ from phdl.fit.linear import gauss_newton_start
 from phdl.fit.resume import Checkpoint, input_key
 from phdl.fit.spectra import chi2, on_model_grid
 from phdl.labels import GROUP_I, GROUP_II, LABELS, N_LABELS, NOT_FITTED, index, unscale
+
+if TYPE_CHECKING:
+    from phdl.emulator.protocol import SpectralModel
 
 #: The 28 fitted labels, in :data:`phdl.labels.LABELS` order.
 FITTED: tuple[str, ...] = tuple(n for n in LABELS if n in GROUP_I or n in GROUP_II)
@@ -89,7 +93,9 @@ def default_labels(model) -> np.ndarray:
     return out
 
 
-def bank_start(model, flux: np.ndarray, ivar: np.ndarray, base: np.ndarray) -> np.ndarray:
+def bank_start(
+    model: SpectralModel, flux: np.ndarray, ivar: np.ndarray, base: np.ndarray
+) -> np.ndarray:
     """Starting labels (n, 34): ``base`` (34,) with Teff, logg, [Fe/H] replaced by those of the
     lowest-χ² spectrum of the :data:`BANK_SHAPE` bank (one ``predict`` call of 288 spectra).
     ``flux``, ``ivar`` cleaned (n, n_pix) on the model's grid."""
@@ -127,7 +133,7 @@ def _labels_arg(value, n: int, name: str) -> np.ndarray:
     return arr
 
 
-def _start(model, flux, ivar, ok, init, held) -> np.ndarray:
+def _start(model: SpectralModel, flux, ivar, ok, init, held) -> np.ndarray:
     """Starting labels (n, 34): ``init`` or the bank start, with the held values applied."""
     n = len(flux)
     base = default_labels(model)
@@ -172,7 +178,7 @@ class FitOptions:
 
 
 def fit_spectra(
-    model,
+    model: SpectralModel,
     wavelength: np.ndarray,
     flux: np.ndarray,
     ivar: np.ndarray,
@@ -191,8 +197,8 @@ def fit_spectra(
     progress: bool = True,
     checkpoint: str | os.PathLike[str] | None = None,
 ) -> Table:
-    """Fit spectra with CMA-ES through ``model`` (an emulator: ``predict``, ``wavelength``,
-    ``label_min``, ``label_max``), batched over stars.
+    """Fit spectra with CMA-ES through ``model`` (a :class:`~phdl.emulator.SpectralModel`),
+    batched over stars.
 
     ``wavelength`` (n_pix,) Å; ``flux``, ``ivar`` (n, n_pix) normalized flux and 1/σ² (0 or a
     non-finite flux masks a pixel). Spectra on another wavelength grid are resampled onto the
@@ -261,7 +267,7 @@ def fit_spectra(
     return _table(ckpt, status, options)
 
 
-def _fit_batch(model, flux, ivar, start, stars, stages, options: FitOptions, show):
+def _fit_batch(model: SpectralModel, flux, ivar, start, stars, stages, options: FitOptions, show):
     """Fit one batch of stars through all stages: (labels, chisq, n_iter, n_eval, stop)."""
     current = start
     m = len(stars)
@@ -285,7 +291,7 @@ def _fit_batch(model, flux, ivar, start, stars, stages, options: FitOptions, sho
     return current, res.chisq, n_iter, n_eval, [" | ".join(r) for r in reasons]
 
 
-def _gauss_newton(model, flux, ivar, labels, fit_idx, options: FitOptions):
+def _gauss_newton(model: SpectralModel, flux, ivar, labels, fit_idx, options: FitOptions):
     """CMA-ES's start from :func:`gauss_newton_start`: (labels, cov0, step0, evaluations); the
     step is ``start_sigmas`` geometric-mean σ of the covariance, capped at ``sigma0``."""
     labels, cov0, evals = gauss_newton_start(

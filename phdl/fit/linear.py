@@ -13,11 +13,15 @@ starts from the given labels with an isotropic distribution, as plain pycma.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from phdl.fit.spectra import chi2
 from phdl.labels import N_LABELS, scale, unscale
+
+if TYPE_CHECKING:
+    from phdl.emulator.protocol import SpectralModel
 
 #: Default finite-difference step, as a fraction of each label's training range
 #: (label_max - label_min): 1e-2 = 42 K in Teff, 0.055 dex in logg, 0.035 dex for the widest
@@ -44,7 +48,7 @@ def fd_rows(labels: np.ndarray, which: np.ndarray, h: np.ndarray) -> np.ndarray:
 
 
 def jacobian_fd(
-    model,
+    model: SpectralModel,
     labels: np.ndarray,
     step: float = FD_STEP,
     which: Sequence[int] | None = None,
@@ -74,7 +78,7 @@ def jacobian_fd(
 
 
 def gauss_newton_start(
-    model,
+    model: SpectralModel,
     flux: np.ndarray,
     ivar: np.ndarray,
     labels: np.ndarray,

@@ -12,14 +12,20 @@ import hashlib
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from phdl.atomic import atomic_path
 from phdl.labels import N_LABELS
 
+if TYPE_CHECKING:
+    from phdl.emulator.protocol import SpectralModel
 
-def input_key(model, flux: np.ndarray, ivar: np.ndarray, start: np.ndarray, options: dict) -> str:
+
+def input_key(
+    model: SpectralModel, flux: np.ndarray, ivar: np.ndarray, start: np.ndarray, options: dict
+) -> str:
     """sha256 of everything that determines the fit: spectra, start, options and the model
     (its wavelengths, scaling and the flux it predicts at the start of the first star)."""
     h = hashlib.sha256()

@@ -1,4 +1,4 @@
-"""An analytic toy emulator with the interface of :class:`phdl.emulator.Emulator`.
+"""An analytic toy :class:`~phdl.emulator.SpectralModel`, in place of a trained emulator.
 
 Used by the tests and by ``benchmarks/bench_fit.py`` when no trained checkpoint is given: it
 is cheap, smooth in all 34 labels, has exact Jacobians, and its truth is known.
@@ -30,9 +30,10 @@ class ToyModel:
 
     ``linear=True`` gives flux = 1 + 0.1 (s - 0.5) W instead (a linear model: its χ² is exactly
     quadratic, so the covariance of Eq. 17 is exact). ``W`` (34, n_pix) is Gaussian times the
-    per-label ``strength`` (default :func:`default_strength`); ``b`` Gaussian. Attributes as an
-    emulator: ``wavelength`` (n_pix,) Å, ``label_min`` / ``label_max`` (34,) physical,
-    ``predict``, ``jacobian``; plus ``calls`` and ``rows`` (spectra per ``predict`` call).
+    per-label ``strength`` (default :func:`default_strength`); ``b`` Gaussian. A
+    :class:`~phdl.emulator.SpectralModel` whose training range is Table 1
+    (:data:`phdl.labels.RANGES`); it counts its ``calls`` and the ``rows`` (spectra) of each
+    ``predict`` call.
     """
 
     def __init__(
@@ -46,6 +47,7 @@ class ToyModel:
     ):
         rng = np.random.default_rng(seed)
         self.wavelength = np.geomspace(3750.0, 8996.0, n_pix)
+        self.label_names = LABELS
         self.label_min = LOWER.copy()
         self.label_max = UPPER.copy()
         strength = default_strength() if strength is None else np.asarray(strength, float)
