@@ -8,13 +8,27 @@ anything with the :class:`phdl.emulator.Emulator` interface (``predict``, ``jaco
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 from astropy.table import Table
 
 from phdl.labels import LABELS, index
-from phdl.paper import EMULATION_SIGMA, EXAMPLE_STAR, TEST_SPECTRA
+from phdl.paper import (
+    EMULATION_SIGMA,
+    EXAMPLE_STAR,
+    FIG4_FINDING,
+    FIG4_LABELS,
+    SPEED_FINDING,
+    TEST_SPECTRA,
+    emulation_quote,
+)
+
+#: The book's emulation targets per profile: σ of the residuals over all test pixels (the
+#: ``tiny`` profile is a smoke test and has none).
+EMULATION_TARGETS: dict[str, float] = {"quick": 0.01, "full": 0.005}
 
 
 def _rows(grid: Any, rows: np.ndarray | None) -> np.ndarray:
@@ -84,11 +98,47 @@ def nearest_star(labels: np.ndarray, rows: np.ndarray, teff: float, logg: float,
     return int(rows[int(np.argmin(d))])
 
 
+def distinct_nearest(
+    labels: np.ndarray, rows: np.ndarray, targets: Sequence[tuple[float, float, float]]
+) -> list[int]:
+    """For each (Teff, logg, [Fe/H]) of ``targets`` in turn, the :func:`nearest_star` among the
+    ``rows`` not yet taken, so that the stars differ (repeats only when ``rows`` run out)."""
+    rows = np.asarray(rows, dtype=np.int64)
+    taken: list[int] = []
+    for target in targets:
+        free = np.setdiff1d(rows, taken) if len(rows) > len(taken) else rows
+        taken.append(nearest_star(labels, free, *target))
+    return taken
+
+
+def describe_star(labels: np.ndarray) -> str:
+    """One star's physical labels (34,) in words: "Teff 5930 K, logg 4.48, [Fe/H] 0.00"."""
+    lab = np.asarray(labels, dtype=float)
+    return (
+        f"Teff {lab[index('Teff')]:.0f} K, logg {lab[index('logg')]:.2f}, "
+        f"[Fe/H] {lab[index('[Fe/H]')]:.2f}"
+    )
+
+
 def example_star(labels: np.ndarray, rows: np.ndarray) -> int:
     """The row of ``rows`` nearest the example star of the paper's Figure 3
     (:data:`phdl.paper.EXAMPLE_STAR`), as :func:`nearest_star` measures it."""
     e = EXAMPLE_STAR
     return nearest_star(labels, rows, e["Teff"], e["logg"], e["[Fe/H]"])
+
+
+def figure3_data(
+    model: Any, grid: Any, rows: np.ndarray
+) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
+    """What Figure 3 shows, for the test ``rows`` of ``grid``: the row of the star nearest the
+    paper's example (:func:`example_star`), its emulated flux (n_pix,), the residuals of every
+    row (len(rows), n_pix; :func:`residuals`) and the mask Teff > 4500 K over ``rows``."""
+    rows = _rows(grid, rows)
+    star = example_star(grid.labels, rows)
+    res = residuals(model, grid, rows)
+    k = int(np.flatnonzero(rows == star)[0])
+    hot = grid.labels[rows, index("Teff")] > 4500.0
+    return star, grid.flux[star] + res[k], res, hot
 
 
 def emulation_summary(models: dict[str, Any], grid: Any, rows: np.ndarray) -> Table:
@@ -124,3 +174,106 @@ def gradient_error_table(models: dict[str, Any], grid: Any, rows: np.ndarray) ->
         table[name] = gradient_errors(model, grid, rows)
         table[name].format = ".3f"
     return table
+
+
+def gradient_comparison_table(
+    models: dict[str, Any],
+    grid: Any,
+    rows: np.ndarray,
+    ours: str = "PhDLspec",
+    plain: str = "plain Transformer",
+) -> Table:
+    """:func:`gradient_error_table` with the ratio ``plain / <ours>`` of the two models' errors
+    per label (> 1: the gradient loss helps)."""
+    table = gradient_error_table(models, grid, rows)
+    col = f"plain / {ours}"
+    with np.errstate(invalid="ignore", divide="ignore"):
+        table[col] = np.asarray(table[plain], dtype=float) / np.asarray(table[ours], dtype=float)
+    table[col].format = ".2f"
+    return table
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.2f} %"
+
+
+def emulation_verdict(summary: Table, profile: str, n_test: int) -> str:
+    """Chapter 2's findings in Markdown, from an :func:`emulation_summary` whose first row is
+    PhDLspec and whose last row is the paper's: σ over all pixels and for Teff > 4500 K against
+    the paper's, whether the book's target for ``profile`` (:data:`EMULATION_TARGETS`) is met,
+    and the median gradient error of every model."""
+    ours, others = summary[0], summary[1:-1]
+    target = EMULATION_TARGETS.get(profile)
+    if target is None:
+        verdict = f"The {profile} profile is a smoke test, with no accuracy target."
+    else:
+        met = "meets" if ours["σ all"] <= target else "misses"
+        verdict = f"This {met} the book's target for the {profile} profile (σ ≤ {_pct(target)})."
+    rest = " and ".join(
+        f"{row['median gradient error']:.3f} for the {row['model']}" for row in others
+    )
+    return (
+        f"**Measured here** ({profile} profile, {n_test} test stars): {ours['model']} emulates "
+        f"the ab initio spectra with σ = {_pct(ours['σ all'])} over all pixels and "
+        f"{_pct(ours['σ Teff > 4500 K'])} for Teff > 4500 K; the paper reports "
+        f"{emulation_quote()}. {verdict} Gradient spectra: median relative error "
+        f"{ours['median gradient error']:.3f} for {ours['model']}"
+        + (f" against {rest}" if rest else "")
+        + " — the gradient loss is what teaches the emulator how the spectrum *changes*, "
+        "which the fit in chapter 3 relies on."
+    )
+
+
+def spectra_per_second(predict: Callable[[np.ndarray], Any], labels: np.ndarray) -> float:
+    """Spectra per second of ``predict`` on the batch ``labels``, after one warm-up call on
+    (at most) its first 8 rows."""
+    labels = np.asarray(labels)
+    predict(labels[:8])
+    t0 = time.perf_counter()
+    predict(labels)
+    return len(labels) / (time.perf_counter() - t0)
+
+
+def speed_comparison(
+    engine: Callable[[np.ndarray], Any],
+    model: Any,
+    labels: np.ndarray,
+    batch: int = 256,
+    name: str = "PhDLspec",
+) -> str:
+    """Time the ab initio ``engine`` (flux only) on the first 4 of ``labels`` and the
+    emulator ``model`` on a batch of ``batch`` made from ``labels``, on this machine; a
+    Markdown sentence with both rates and the speed-up, beside the paper's claim."""
+    labels = np.asarray(labels, dtype=float)
+    engine_rate = spectra_per_second(engine, labels[:4])
+    emu_rate = spectra_per_second(model.predict, np.resize(labels, (batch, labels.shape[1])))
+    return (
+        f"**Measured here**: engine {engine_rate:.1f} spectra/s (no gradients), {name} "
+        f"{emu_rate:.0f} spectra/s at batch {batch} — {emu_rate / engine_rate:.0f}× faster "
+        f"(the paper: {SPEED_FINDING})."
+    )
+
+
+def gradient_summary(
+    table: Table,
+    profile: str,
+    n_test: int,
+    ours: str = "PhDLspec",
+    plain: str = "plain Transformer",
+    labels: Sequence[str] = FIG4_LABELS,
+) -> str:
+    """Chapter 4's findings in Markdown, from a :func:`gradient_comparison_table`: for how
+    many labels the gradient loss lowers the error, the two models' median errors, and the
+    ratio for ``labels`` (Figure 4's), beside the paper's finding."""
+    ratio = np.asarray(table[f"plain / {ours}"], dtype=float)
+    names = [str(n) for n in table["label"]]
+    better = int(np.sum(ratio > 1))
+    med = {k: float(np.nanmedian(np.asarray(table[k], dtype=float))) for k in (ours, plain)}
+    each = " and ".join(f"{ratio[names.index(n)]:.2f}×" for n in labels)
+    return (
+        f"**Measured here** ({profile} profile, {n_test} test stars): the gradient loss lowers "
+        f"the gradient-spectrum error for {better} of {len(names)} labels; median relative "
+        f"error {med[ours]:.3f} ({ours}) against {med[plain]:.3f} (plain); for "
+        f"{' and '.join(labels)}, the labels of Figure 4, the plain model's error is {each} "
+        f"{ours}'s. The paper shows the same comparison by eye (Figure 4): {FIG4_FINDING}."
+    )

@@ -79,8 +79,21 @@ for _els, _text in (
 #: The labels and wavelength range (Å) of Figure 4's gradient spectra.
 FIG4_LABELS: tuple[str, ...] = ("[Co/Fe]", "[La/Fe]")
 FIG4_RANGE: tuple[float, float] = (3750.0, 4400.0)
-#: The star of Figure 6's correlation matrix.
+#: What Figure 4 shows, in the paper's words (Section 3.2).
+FIG4_FINDING: str = (
+    "PhDLspec far closer to Kurucz than the plain Transformer, most of all for cool stars and "
+    "weak lines"
+)
+#: The star of Figure 6's correlation matrix, and its labels: Teff, logg, [Fe/H] and the 25
+#: calibrated [X/Fe] in the paper's order.
 FIG6_STAR: dict[str, float] = {"Teff": 4800.0, "logg": 2.5, "[Fe/H]": 0.0}
+#: What Figure 6 shows (Section 3.4).
+FIG6_FINDING: str = (
+    "strong among Teff, logg, [Fe/H], C, N, O; moderate for Ca and Mg with Si, [Fe/H] and "
+    "logg; negligible among the heavy elements"
+)
+#: The speed of the emulator against ab initio synthesis, in the paper's words.
+SPEED_FINDING: str = "'hundreds of times' faster"
 
 # --------------------------------------------------------- Section 5, Table 4: the catalogue
 #: Subgiants in the catalogue, of the parent sample (Xiang & Rix 2022), with LAMOST S/N above.
@@ -90,6 +103,10 @@ CATALOG_MIN_SNR: float = 50.0
 #: The 25 elements of the catalogue (and of Tables 2 and 3), in the paper's order.
 CATALOG_ELEMENTS: tuple[str, ...] = tuple(
     "C N O Na Mg Al Si Ca Sc Ti V Cr Mn Co Ni Sr Y Zr Ba La Ce Pr Nd Sm Eu".split()
+)
+#: The labels of Figure 6: Teff, logg, [Fe/H] and the catalogue's 25 [X/Fe], in that order.
+FIG6_LABELS: tuple[str, ...] = ("Teff", "logg", "[Fe/H]") + tuple(
+    f"[{e}/Fe]" for e in CATALOG_ELEMENTS
 )
 #: Table 4: the catalogue's fields and their descriptions; "[X/Fe]" stands for each element.
 TABLE4_COLUMNS: tuple[tuple[str, str], ...] = (

@@ -12,8 +12,14 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from astropy.table import Table
 
-from phdl.labels import LABELS, RANGES, UNITS, index
-from phdl.paper import GOOD_FLAGS_QUOTED, RECOVERY_BIN, RECOVERY_SIGMA_QUOTED
+from phdl.labels import LABELS, NOT_FITTED, RANGES, UNITS, index
+from phdl.paper import (
+    FIG6_FINDING,
+    GOOD_FLAGS_QUOTED,
+    RECOVERY_BIN,
+    RECOVERY_SIGMA_QUOTED,
+    recovery_quote,
+)
 
 
 def paper_bins(labels: np.ndarray) -> dict[str, np.ndarray]:
@@ -25,6 +31,15 @@ def paper_bins(labels: np.ndarray) -> dict[str, np.ndarray]:
     teff, feh = lab[:, index("Teff")], lab[:, index("[Fe/H]")]
     core = (teff >= 4500.0) & (teff <= 7000.0) & (feh > -1.0)
     return {RECOVERY_BIN: core, "the rest": ~core}
+
+
+def label_columns(table: Table, names: Sequence[str], suffix: str = "") -> np.ndarray:
+    """The columns ``<name><suffix>`` of a label table (``suffix`` "" for the values, "_err",
+    "_flag", ...) stacked as an (n, len(names)) float array, in the order of ``names``."""
+    missing = [n + suffix for n in names if n + suffix not in table.colnames]
+    if missing:
+        raise ValueError(f"the label table has no column(s) {missing}")
+    return np.stack([np.asarray(table[n + suffix], dtype=float) for n in names], axis=1)
 
 
 def _check(truth: np.ndarray, fitted: np.ndarray, names: Sequence[str]) -> None:
@@ -249,3 +264,95 @@ def block_strength(corr: np.ndarray, names: Sequence[str], blocks: Mapping[str, 
     for col in table.colnames:
         table[col].format = ".2f"
     return table
+
+
+def recovery_summary(
+    rec: Table,
+    labels: Sequence[str],
+    profile: str,
+    snr: float,
+    n_stars: int,
+    what: str = "Teff, logg, [Fe/H] and the Group I elements",
+) -> str:
+    """Chapter 3's findings in Markdown, from a :func:`recovery_table` made with ``crlb``: σ of
+    Teff, logg and [Fe/H] beside the paper's, and :func:`crlb_verdict` on ``labels`` (described
+    in words by ``what``) with the largest ratios. ``snr`` is the median S/N of the
+    ``n_stars`` test stars."""
+    verdict, worst = crlb_verdict(rec, labels)
+    s = {str(n): float(v) for n, v in zip(rec["label"], rec["σ"], strict=True)}
+    ratio = {str(n): float(r) for n, r in zip(rec["label"], rec["σ / σ CRLB"], strict=True)}
+    largest = ", ".join(f"{n} {ratio[n]:.2f}" for n in worst[:4])
+    return (
+        f"**Measured here** ({profile} profile, {n_stars} test stars, median S/N {snr:.0f}): "
+        f"σ = {s['Teff']:.1f} K (Teff), {s['logg']:.3f} dex (logg), {s['[Fe/H]']:.3f} dex "
+        f"([Fe/H]); the paper: {recovery_quote()}. Against the Cramér–Rao bound, for {what}: "
+        f"{verdict}." + (f" The largest ratios: {largest}." if largest else "")
+    )
+
+
+def sensitivity_summary(table: Table, n: int = 6) -> str:
+    """Chapter 1's findings in Markdown, from :func:`phdl.synth.diagnostics.gradient_table`:
+    the ``n`` elements with the strongest and the weakest response (max over the stars of the
+    max |∂f/∂[X/Fe]|, per dex), and the ranks of the elements the paper does not fit."""
+    from phdl.synth.diagnostics import weakest_elements
+
+    ranked = weakest_elements(table, n=len(table))  # weakest first
+    rank = {e: i + 1 for i, (e, _) in enumerate(ranked)}
+    unfitted = sorted((n[1:-4] for n in NOT_FITTED if n.startswith("[")), key=rank.get)
+
+    def fmt(pairs: Sequence[tuple[str, float]]) -> str:
+        return ", ".join(f"{e} ({v:.1e})" for e, v in pairs)
+
+    return (
+        f"**Measured here** (max over both stars of max |∂f/∂[X/Fe]|, per dex): the strongest "
+        f"responses are {fmt(ranked[::-1][:n])}; the weakest are {fmt(ranked[:n])}. The paper "
+        f"does not fit {', '.join(sorted(unfitted))} at all (§2.2.1); in our engine their ranks "
+        f"from the weakest (1) to the strongest ({len(ranked)}) are "
+        f"{', '.join(f'{e} {rank[e]}' for e in unfitted)}."
+    )
+
+
+def correlation_blocks(names: Sequence[str]) -> dict[str, list[str]]:
+    """Figure 6's labels ``names`` in three blocks: "atm+CNO" (Teff, logg, [Fe/H], C, N, O),
+    "light/α/Fe-peak" (the other elements up to Ni) and "heavy" (Sr and beyond)."""
+    atm = ["Teff", "logg", "[Fe/H]", "[C/Fe]", "[N/Fe]", "[O/Fe]"]
+    ni, sr = LABELS.index("[Ni/Fe]"), LABELS.index("[Sr/Fe]")
+    return {
+        "atm+CNO": [n for n in names if n in atm],
+        "light/α/Fe-peak": [n for n in names if n not in atm and LABELS.index(n) <= ni],
+        "heavy": [n for n in names if LABELS.index(n) >= sr],
+    }
+
+
+def block_strength_table(
+    matrices: Mapping[str, np.ndarray], names: Sequence[str], blocks: Mapping[str, Sequence[str]]
+) -> Table:
+    """:func:`block_strength` of each named correlation matrix, one row each, with the name in
+    a first column ``matrix``."""
+    from astropy.table import vstack
+
+    table = vstack([block_strength(m, names, blocks) for m in matrices.values()])
+    table.add_column(list(matrices), name="matrix", index=0)
+    return table
+
+
+def correlation_summary(
+    grad_corr: np.ndarray, err_corr: np.ndarray, names: Sequence[str], strength: Table, n: int = 6
+) -> str:
+    """Chapter 5's findings in Markdown: the ``n`` strongest pairs of the gradient-spectrum
+    and of the label-error correlations, and the mean |r| within each block (the first row of
+    a :func:`block_strength_table`), beside the paper's reading of Figure 6."""
+
+    def fmt(pairs: Sequence[tuple]) -> str:
+        return "; ".join(f"{a}–{b} {r:+.2f}" for a, b, r in pairs)
+
+    g = strength[0]
+    return (
+        f"**Measured here**: the strongest gradient-spectrum correlations are "
+        f"{fmt(strongest_pairs(grad_corr, names, n))}. Mean |r| is "
+        f"{g['atm+CNO × atm+CNO']:.2f} among Teff, logg, [Fe/H], C, N, O, "
+        f"{g['light/α/Fe-peak × light/α/Fe-peak']:.2f} among the lighter elements and "
+        f"{g['heavy × heavy']:.2f} among the heavy ones. The paper (Figure 6): {FIG6_FINDING}. "
+        f"In the error correlations the strongest pairs are "
+        f"{fmt(strongest_pairs(err_corr, names, n))}."
+    )

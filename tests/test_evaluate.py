@@ -123,3 +123,55 @@ def test_example_star_is_nearest_the_papers():
     assert ev.example_star(labels, rows) == ev.nearest_star(
         labels, rows, star["Teff"], star["logg"], star["[Fe/H]"]
     )
+
+
+def test_distinct_nearest_and_describe_star():
+    labels = sample_labels(60, 2)
+    rows = np.arange(60)
+    targets = [(5000.0, 4.5, 0.0), (5000.0, 4.5, 0.0), (6500.0, 4.0, -0.5)]
+    picked = ev.distinct_nearest(labels, rows, targets)
+    assert len(set(picked)) == 3 and picked[0] == ev.nearest_star(labels, rows, *targets[0])
+    assert ev.distinct_nearest(labels, rows[:2], targets)[2] in rows[:2]  # rows ran out
+    lab = labels[0].copy()
+    lab[[0, 1, 3]] = [5930.0, 4.48, 0.0]
+    assert ev.describe_star(lab) == paper.example_star_text()
+
+
+def test_chapter_2_and_4_sentences(setup):
+    syn, grid = setup
+    rows = np.arange(20, 40)
+    models = {"PhDLspec": FakeModel(syn), "plain Transformer": NoisyModel(syn)}
+    models["plain Transformer"].zero_grad = True
+    summary = ev.emulation_summary(models, grid, rows)
+    text = ev.emulation_verdict(summary, "quick", len(rows))
+    assert "σ = 0.00 % over all pixels" in text and "meets the book's target" in text
+    assert paper.emulation_quote() in text and "for the plain Transformer" in text
+    assert "no accuracy target" in ev.emulation_verdict(summary, "tiny", len(rows))
+    table = ev.gradient_comparison_table(models, grid, rows)
+    assert table.colnames == ["label", "PhDLspec", "plain Transformer", "plain / PhDLspec"]
+    assert np.allclose(table["plain Transformer"], 1.0)  # zero gradients score 1
+    table["PhDLspec"] = 0.5  # pretend: half the plain model's error everywhere
+    table["plain / PhDLspec"] = 2.0
+    text = ev.gradient_summary(table, "quick", len(rows))
+    assert "for 34 of 34 labels" in text and "[Co/Fe] and [La/Fe]" in text
+    assert "2.00× and 2.00×" in text and paper.FIG4_FINDING in text
+
+
+def test_speed_comparison_times_both(setup):
+    syn, _ = setup
+    text = ev.speed_comparison(syn, FakeModel(syn), sample_labels(10, 0), batch=32)
+    assert text.startswith("**Measured here**: engine ") and "at batch 32" in text
+    assert paper.SPEED_FINDING in text
+    calls = []
+    rate = ev.spectra_per_second(lambda x: calls.append(len(x)), np.zeros((20, 34)))
+    assert calls == [8, 20] and rate > 0
+
+
+def test_figure3_data(setup):
+    syn, grid = setup
+    rows = np.arange(10, 30)
+    star, emulated, res, hot = ev.figure3_data(NoisyModel(syn), grid, rows)
+    assert star == ev.example_star(grid.labels, rows) and res.shape == (20, 30)
+    k = list(rows).index(star)
+    np.testing.assert_allclose(emulated - grid.flux[star], res[k])
+    assert list(hot) == list(grid.labels[rows, 0] > 4500)

@@ -157,3 +157,44 @@ def test_a_bound_wider_than_the_range_is_no_information_not_a_pass():
     assert none.startswith("none of the 1") and "meet" not in none and worst == []
     with pytest.raises(ValueError, match="crlb="):
         rc.crlb_status(rc.recovery_table(truth, fitted, names))
+
+
+def test_label_columns_and_the_chapter_3_sentence():
+    from astropy.table import Table
+
+    table = Table({"Teff": [1.0, 2.0], "Teff_flag": [0, 3], "logg": [3.0, 4.0]})
+    cols = rc.label_columns(table, ["logg", "Teff"])
+    assert cols.shape == (2, 2) and list(cols[:, 0]) == [3.0, 4.0]
+    assert list(rc.label_columns(table, ["Teff"], "_flag")[:, 0]) == [0, 3]
+    with pytest.raises(ValueError, match="logg_flag"):
+        rc.label_columns(table, ["logg"], "_flag")
+    truth = np.zeros((50, 3))
+    fitted = truth + np.random.default_rng(0).normal(0, 1, (50, 3)) * np.array([30.0, 0.1, 0.1])
+    rec = rc.recovery_table(truth, fitted, ["Teff", "logg", "[Fe/H]"], crlb=np.ones((50, 3)))
+    text = rc.recovery_summary(rec, ["Teff", "logg", "[Fe/H]"], "quick", 101.4, 50)
+    assert "(quick profile, 50 test stars, median S/N 101)" in text
+    assert paper.recovery_quote() in text and "miss the target" in text
+    assert "The largest ratios: Teff" in text
+
+
+def test_sensitivity_and_correlation_sentences():
+    from astropy.table import Table
+
+    from phdl.labels import ELEMENTS
+
+    strength = np.linspace(1e-4, 1e-1, len(ELEMENTS))
+    table = Table({"element": list(ELEMENTS), "max |df/d[X/Fe]| a": strength})
+    text = rc.sensitivity_summary(table, n=2)
+    assert "the strongest responses are Eu (1.0e-01), Sm" in text
+    assert "the weakest are C (1.0e-04), N" in text
+    assert "does not fit Au, Cu, K, S, Zn" in text and "S 8, K 9" in text
+    names = list(paper.FIG6_LABELS)
+    blocks = rc.correlation_blocks(names)
+    assert blocks["atm+CNO"] == names[:6] and blocks["heavy"][0] == "[Sr/Fe]"
+    assert sum(len(b) for b in blocks.values()) == len(names) == 28
+    corr = np.eye(len(names))
+    corr[0, 1] = corr[1, 0] = 0.8
+    t = rc.block_strength_table({"gradients": corr, "errors": np.eye(len(names))}, names, blocks)
+    assert list(t["matrix"]) == ["gradients", "errors"] and len(t) == 2
+    text = rc.correlation_summary(corr, np.eye(len(names)), names, t, n=1)
+    assert "Teff–logg +0.80" in text and paper.FIG6_FINDING in text
