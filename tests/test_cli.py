@@ -87,17 +87,21 @@ def test_book_calls_runner(monkeypatch, capsys, tmp_path):
     calls = []
     runner = types.ModuleType("phdl.runner")
     runner.ChapterError = ChapterError
-    runner.build_book = lambda profile="quick", root=None: calls.append(profile) or tmp_path
+    runner.build_book = lambda profile="quick", root=None, force=False: (
+        calls.append((profile, force)) or tmp_path
+    )
     monkeypatch.setitem(sys.modules, "phdl.runner", runner)
     assert cli.main(["book", "--profile", "tiny"]) == 0
-    assert calls == ["tiny"] and capsys.readouterr().out.strip() == str(tmp_path)
+    assert calls == [("tiny", False)] and capsys.readouterr().out.strip() == str(tmp_path)
+    assert cli.main(["book", "--profile", "tiny", "--force"]) == 0
+    assert calls[-1] == ("tiny", True)
 
 
 def test_book_failure_exits_1_naming_the_chapter(monkeypatch, capsys):
     import sys
     import types
 
-    def fail(profile="quick", root=None):
+    def fail(profile="quick", root=None, force=False):
         raise ChapterError("01_ab_initio_grid", "cell [3]: ValueError: boom")
 
     runner = types.ModuleType("phdl.runner")
