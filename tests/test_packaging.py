@@ -68,6 +68,7 @@ def test_wheel_installs_and_synthesizes(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     assert "phdl/data/linelist.csv" in names
     assert {"phdl/data/profiles/tiny.yml", "phdl/data/profiles/quick.yml"} <= set(names)
+    assert {"phdl/data/chapters.yml", "phdl/data/paper/table1_xfe_ranges.csv"} <= set(names)
 
     env = tmp_path / "venv"
     venv.EnvBuilder(with_pip=False).create(env)
