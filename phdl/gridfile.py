@@ -1,6 +1,6 @@
 """The grid file: contract, reader with validation, and content hash.
 
-Grid file contract (HDF5, see DESIGN.md):
+Grid file contract (HDF5):
 
 - ``wavelength`` (n_pix,) float64, vacuum Å, strictly increasing;
 - ``labels`` (n_spec, 34) float64, physical units, columns in the order of ``label_names``;

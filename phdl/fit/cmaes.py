@@ -16,8 +16,8 @@ Stopping, per star (whichever comes first; the reason is reported):
   pycma's ``tolfun`` test with a 10-generation history instead of 10 + 30 N / λ. When the
   star's best reduced χ² so far, χ²_r, exceeds 1 (model errors, underestimated noise) the
   threshold is ``tol`` · χ²_r: the errors are then scaled by √χ²_r (Eq. 21), and so is the
-  Δχ² of one σ. Without this a star that the emulator cannot match (χ²_r ~ 10) was driven to
-  a 10× finer χ² flatness than its errors resolve.
+  Δχ² of one σ, so a star the model cannot match is not driven to a χ² flatness finer than
+  its errors resolve (``scale_tol=False`` turns this off).
 - any of pycma's own criteria (``maxiter``, ``tolx``, ``tolfun``, ``tolstagnation``, ...).
 After stopping, the final distribution mean is evaluated as well (one spectrum per star) and
 the better of it and the best sampled point is the result.

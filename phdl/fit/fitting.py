@@ -18,23 +18,16 @@ Each stage then (defaults; see :mod:`phdl.fit.linear` and :mod:`phdl.fit.cmaes`)
 1. :data:`GN_STEPS` = 2 damped Gauss–Newton steps from the start (finite-difference Jacobians,
    2k + 4 spectra per step and star), which give CMA-ES its initial mean and, from the Fisher
    matrix, its initial covariance, with a step of :data:`START_SIGMAS` = 1 σ (capped at
-   ``sigma0`` = :data:`SIGMA0` = 0.1 scaled units). On a trained quick emulator this cut the
-   evaluations per star about four-fold against a plain isotropic start (``gn_steps=0``, which
-   then still stopped on ``maxiter`` with a worse χ²): CMA-ES needs of order k ln(d0/ε)
-   evaluations to close a distance d0 and as many again to learn the valley's shape.
+   ``sigma0`` = :data:`SIGMA0` = 0.1 scaled units). ``gn_steps=0`` starts CMA-ES from the
+   start itself, isotropic with step ``sigma0``. (CMA-ES needs of order k ln(d0/ε)
+   evaluations to close a distance d0 and as many again to learn the valley's shape.)
 2. CMA-ES (pycma, ``BoundTransform`` on [-0.25, 1.25] scaled) with population :data:`POPSIZE`
-   = 8 (pycma's default 4 + ⌊3 ln k⌋ is 12, 11 and 13 for Group I, Group II and the full fit;
-   with this start it took 20–30 % more evaluations for the same final χ²; pass
-   ``popsize=None`` for it), at most :data:`MAX_ITER` generations, stopping when χ² is flat to
-   ``tol`` = :data:`TOL` = 1 in total χ² (the Δχ² = 1 of one σ along one direction; the mean
-   ends well inside it), times the reduced χ² when that exceeds 1 (Eq. 21; on 8 quick test
-   stars at S/N 100 it cut the median evaluations per star from 950 to 698 at χ²_r ~ 2.3, and
-   from 2,238 to 738 with a weaker emulator at χ²_r ~ 9, for the same final χ²;
-   benchmarks/bench_fit_tolerance.py). Measured before that change on 4 stars of the quick
-   (d = 64) emulator, full fit, S/N 100: these defaults took 260–530 evaluations per star and
-   stopped 0.2–2.3 (median 1.2) in total χ² above a tight reference (``tol=0.02``, pycma's
-   population, 1300–2500 evaluations); a 1.5 σ start with ``tol=0.3`` got within 0.1–1.0 for
-   1.7 times the evaluations.
+   = 8 (``popsize=None``: pycma's default 4 + ⌊3 ln k⌋, which is 12, 11 and 13 for Group I,
+   Group II and the full fit), at most :data:`MAX_ITER` generations, stopping when χ² is flat
+   to ``tol`` = :data:`TOL` = 1 in total χ² (the Δχ² = 1 of one σ along one direction), times
+   the reduced χ² when that exceeds 1 (Eq. 21; ``scale_tol``).
+
+The measurements behind these defaults are in BENCHMARKS.md.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The `Physics` dataclass: every modelling choice of the engine in one place.
 
-The default is "our ab initio physics". The simulated sky (a later issue) synthesizes its
+The default is "our ab initio physics". A simulated survey synthesizes its
 "observed" spectra through the same engine with a perturbed ``Physics`` (log gf offsets, missing
 lines, damping factors, a temperature-structure tweak), so the emulator trained on the default
 physics has realistic systematic errors against it.

@@ -39,17 +39,16 @@ class TrainConfig:
     - ``grad_batch``: 0 = L_grad over every spectrum of the batch; g > 0 = over the first g
       spectra of each (shuffled) batch only, L_spec still over all: unbiased, cheaper.
     - ``grad_weight``: factor on L_grad (the paper: 1, L = L_spec + L_grad).
-    - ``grad_warmup``: epochs trained on L_spec alone before L_grad is switched on (0 = from
-      the start, the paper). See the presets for why the quick profile uses it.
+    - ``grad_warmup``: the first ``grad_warmup`` epochs of each segment take their training
+      steps on L_spec alone; from then on the steps add L_grad. The test loss (best weights,
+      early stopping) includes L_grad from the first epoch. 0 = L_grad from the start (the
+      paper; every preset). Ignored for plain models.
     - ``grad_norm``: "l1" (Eq. 10, the paper) or "l2": Σ_m w_m² (∂f/∂θ_m - ∂f̂/∂θ_m)².
     - ``label_init``: "default" (PyTorch's init) or "sensitivity": with L_grad on, the weights
       of the layer that takes the scaled labels are multiplied, per label m, by
       s_m / max(s), s_m = σ_m (p_max - p_min) the typical flux change per unit of scaled label
-      (from the training gradient spectra). Without it, the initial network is ~100x too
-      sensitive to the weak labels; L_grad then first shrinks every sensitivity and stalls at
-      the zero-derivative saddle (measured: Jacobian relative RMS error stuck at 1.0 for Teff
-      after 1200 steps on gradient spectra alone, vs 0.18 after 600 with this init). Ignored
-      for plain models (they have no gradient spectra).
+      (from the training gradient spectra), so that the initial network's sensitivity to each
+      label follows that of the gradient spectra. Ignored for plain models.
     - ``micro_batch``: 0 = whole batch at once; m > 0 = accumulate the batch's gradient over
       chunks of m spectra (bounds memory of the gradient term; same update up to rounding).
     - ``eval_pixels``: 0 = test loss over every pixel of the segment; n > 0 = over a fixed
@@ -149,27 +148,13 @@ class TrainConfig:
 #:
 #: - "full": the paper (Section 3.2): d = 128, 4 blocks, 4 heads, 11 segments, 3000 epochs,
 #:   patience 500, batch 256, the full gradient term with w_m = 1/σ_m and weight 1. A GPU is
-#:   expected (on this 2-core CPU one epoch of one segment takes minutes).
-#: - "quick": each model in minutes on a 2-core CPU, 320-spectrum grid. Transformer d = 64,
-#:   2 blocks, 16 tokens, 600 epochs, 128 random pixels per step, batch 16, Adam from 3e-3: at
-#:   this size the network underfits (train loss = test loss), and more, larger steps are what
-#:   it needs. Measured on runs/quick/grid.h5 (9:1 split, plain twin, 600 epochs, ~150 s each;
-#:   benchmarks/bench_presets.py, BENCHMARKS.md):
-#:   lr 1e-3 / batch 32 (the paper's lr) σ = 2.06 %; lr 3e-3 / 32: 1.34 %; 1e-3 / 16: 1.66 %;
-#:   3e-3 / 16: 1.12 %; 6e-3 / 16: 1.19 %; 3e-3 / 8: 1.10 % and 2e-3 / 8: 1.06 % (both 20 %
-#:   slower); 256 pixels per step: 1.20 % at 1.5x the time. The gradient term from 4 random
-#:   labels on 4 spectra of each batch of 16 (unbiased; PhDLspec trains in 2.2x the plain
-#:   twin's time, 376 s vs 169 s in the quick book, where all 34 labels would cost ~12x,
-#:   benchmarks/bench_emulator.py): PhDLspec σ = 0.92 % in 385 s, and 0.93 % in 550 s with
-#:   8 spectra per batch. (The quick book holds out 64 stars, 8:2: 1.39 % in chapter 2; 1.00 %
-#:   on the 32 stars above, 1.69 % on the other 32.) grad_weight = 1e-4: with this schedule
-#:   1e-3 gave 1.05 %; with the earlier lr 1e-3 the paper's weight 1 (and 1e-2, 1e-3) drove
-#:   the networks to the zero-derivative solution (flat spectra, σ ~ 5-7 %, gradient errors =
-#:   |G|), an L1 pull that an under-trained network cannot resist at this scale; 1e-4 keeps the
-#:   flux fit of the plain model and removes the noise in the weak labels' gradients. Test loss
-#:   every 10 epochs on 256 fixed pixels. The MLP is the Payne: flux only, early stopping (it
-#:   overfits the training spectra after ~100 epochs), the same lr 3e-3 and batch 16 (σ 2.12 %
-#:   -> 1.76 %).
+#:   expected.
+#: - "quick": a 2-core CPU and the quick profile's 320-spectrum grid. Transformer d = 64,
+#:   2 blocks, 16 tokens, 600 epochs (patience 200), 128 random pixels per step, batch 16,
+#:   Adam from 3e-3; the gradient term from 4 random labels on 4 spectra of each batch
+#:   (unbiased), weight 1e-4; the test loss every 10 epochs on 256 fixed pixels. The MLP is the
+#:   Payne: flux only, early stopping, lr 3e-3, batch 16. The sweeps that chose these values
+#:   are in BENCHMARKS.md.
 #: - "tiny": for tests and the smoke-test book.
 PRESETS: dict[str, dict[str, TrainConfig]] = {
     "full": {
