@@ -1,3 +1,31 @@
-"""phdl: a reproducible companion to PhDLspec (Transformer emulator of ab initio spectra)."""
+"""phdl: a reproducible companion to PhDLspec (Transformer emulator of ab initio spectra).
+
+The package, in the order the data flows (labels -> engine -> grid -> emulator -> fit -> book):
+
+- ``labels``      the 34 labels, their Table 1 ranges, fitting groups; label scaling (Eq. 25)
+- ``synth/``      the ab initio engine: atmosphere, continuum and line opacities, line lists,
+                  radiative transfer, instrument (LSF, pixels, normalization, Eq. 22–24);
+                  exact gradient spectra
+- ``grid``        sample labels, run the engine, write the training grid file
+- ``gridfile``    the grid file: its contract, the validating reader, the content hash
+- ``emulator/``   the Transformer (Eq. 1–7) and the Payne-style MLP; ``SpectralModel``, what a
+                  model must offer the fit
+- ``train/``      training: the loss L = L_spec + L_grad (Eq. 8–10), segments, checkpoints
+- ``evaluate``    how well an emulator reproduces spectra and gradient spectra
+- ``observe``     simulated observations: a S/N per star and Gaussian noise
+- ``fit/``        χ² (Eq. 15, ``fit.spectra``), batched CMA-ES (``fit.cmaes``), the two-stage
+                  strategy (``fit.fitting``), finite-difference Jacobians (Eq. 20, ``fit.linear``)
+- ``uncertainty`` covariance and errors (Eq. 16–21), quality flags from χ² scans
+- ``recovery``    how well fitted labels recover the truth; the Cramér–Rao bound
+- ``io/``         real data: LAMOST spectra, normalized as the grid (Eq. 22–24)
+- ``paper``       the paper's numbers the book quotes; Tables 1–3 (Table 2: the Eq. 27 coefficients)
+- ``plots/``      one function per paper figure
+- ``tables``      astropy tables shown whole in the book
+- ``provenance``  under every figure, what made it
+- ``cache``       which chapters must run again
+- ``runner``      papermill execution of the chapters and the book build
+- ``atomic``      atomic file writes (a temporary name, then rename)
+- ``cli``         ``phdl grid | train | fit | book``
+"""
 
 __version__ = "0.1.0"
