@@ -1,9 +1,8 @@
 """Optional torch.compile of the engine's two heavy kernels, with a safe fallback.
 
 The opacity assembly and the radiative transfer are long chains of elementwise operations on
-(batch, wavelength, depth) arrays; torch.compile fuses them (measured ~7x faster on the 2-core
-CPU, see BENCHMARKS.md) at the cost of a one-off compilation (~30 s, cached on disk by
-Inductor). Set ``PHDL_COMPILE=0`` to stay eager. If compilation fails (no C++ compiler, say),
+(batch, wavelength, depth) arrays; torch.compile fuses them (the measured speed-up is in
+BENCHMARKS.md) at the cost of a one-off compilation, cached on disk by Inductor. Set ``PHDL_COMPILE=0`` to stay eager. If compilation fails (no C++ compiler, say),
 the engine warns once and runs eagerly; results agree to round-off either way.
 """
 
