@@ -2,8 +2,7 @@
 
 Units: fluxes are normalized (Eq. 22-24), so a residual of 0.01 is 1 % of the continuum;
 gradient spectra are ∂(normalized flux)/∂label per physical unit (K, dex, km/s). ``model`` is
-anything with the :class:`phdl.emulator.Emulator` interface (``predict``, ``jacobian``,
-``wavelength``); ``grid`` is a :class:`phdl.grid.Grid`.
+a :class:`phdl.emulator.SpectralModel`; ``grid`` is a :class:`phdl.grid.Grid`.
 """
 
 from __future__ import annotations
