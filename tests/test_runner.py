@@ -55,7 +55,7 @@ def test_profile_files_are_consistent(name):
             if key.endswith("_path") and value:
                 assert value.startswith(f"runs/{name}/"), (key, value)
     n = raw["chapters"]["01_ab_initio_grid"]["n_spectra"]
-    # tiny: seconds per chapter; quick: the issue's >= 300 spectra; full: the paper's 6,222
+    # tiny: seconds per chapter; quick: >= 300 spectra; full: the paper's 6,222
     assert {"tiny": n <= 24, "quick": n >= 300, "full": n == 6222}[name], (name, n)
 
 
