@@ -163,6 +163,8 @@ def run_chapter(
     """
     import papermill as pm
 
+    from phdl.booknb import tidy_file
+
     source = root / NOTEBOOK_DIR / f"{chapter}.ipynb"
     target = root / BOOK_DIR / f"{chapter}.ipynb"
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -189,6 +191,7 @@ def run_chapter(
             message += f"\n(partly executed notebook kept at {failed})"
         raise ChapterError(chapter, message) from err
     else:
+        tidy_file(tmp)  # one progress line per bar; the parameters cell shown once (phdl.booknb)
         if provenance:
             annotate_file(tmp, provenance)
         os.replace(tmp, target)
