@@ -24,3 +24,36 @@ def solar_spectrum(syn):
 
     flux, grads = syn(labels.solar()[None], with_gradients=True)
     return flux[0], grads[0]
+
+
+# Sources of the book copied for the tiny build: phdl/ whole, since the kernel runs with the copy
+# as working directory and a bare phdl/data/profiles there would shadow the installed package.
+BOOK_SOURCES = ("_config.yml", "_toc.yml", "notebooks", "phdl", "book")
+
+
+@pytest.fixture(scope="session")
+def tiny_book(tmp_path_factory):
+    """The whole book built once per session with the tiny profile, in a copy of its sources.
+
+    The copy keeps the tests from replacing a user's executed book in ``book/`` and ``_build/``.
+    Returns a namespace: ``root`` (the copy), ``index`` (what ``build_book`` returned), ``html``
+    (``root/_build/html``) and ``before`` (mtimes of the repository's own ``book/*.ipynb`` before
+    the build, for the check that they are untouched).
+    """
+    import shutil
+    from types import SimpleNamespace
+
+    from phdl.runner import build_book, repo_root
+
+    repo = repo_root()
+    root = tmp_path_factory.mktemp("tiny_book")
+    for name in BOOK_SOURCES:
+        src = repo / name
+        if src.is_dir():  # book/: its pages, not the executed notebooks of an earlier build
+            skip = ("*.ipynb",) if name == "book" else ("__pycache__",)
+            shutil.copytree(src, root / name, ignore=shutil.ignore_patterns(*skip))
+        else:
+            shutil.copy(src, root / name)
+    before = {p: p.stat().st_mtime for p in (repo / "book").glob("*.ipynb")}
+    index = build_book("tiny", root=root)
+    return SimpleNamespace(root=root, index=index, html=root / "_build" / "html", before=before)
