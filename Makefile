@@ -11,7 +11,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test lint book book-tiny book-quick book-full bench clean lab
+.PHONY: venv test lint book book-tiny book-quick book-full bench clean lab publish gh-pages
 
 venv: $(STAMP)
 
@@ -43,6 +43,17 @@ book-quick:
 
 book-full:
 	$(MAKE) book PROFILE=full
+
+# The online book: build it (as `make book`), then put _build/html on the gh-pages branch with
+# ghp-import (-n: a .nojekyll file, so GitHub Pages serves _static/; -f: force the branch). The
+# push is optional: `make publish PUSH=1` pushes gh-pages to origin (-p). `make gh-pages` does
+# only the import, of HTML (default _build/html) into the repository git finds (GIT_DIR).
+HTML ?= _build/html
+publish: book
+	$(MAKE) gh-pages
+
+gh-pages:
+	$(VENV)/bin/ghp-import -n -f $(if $(PUSH),-p) -m "Book ($(PROFILE) profile)" $(HTML)
 
 # JupyterLab on the chapter notebooks, with this environment's kernel (for classroom use).
 # As root (containers), Jupyter refuses to start without --allow-root.
