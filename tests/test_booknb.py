@@ -9,6 +9,7 @@ from nbformat.v4 import (
     new_notebook,
     new_output,
 )
+from test_runner import _toy_root
 
 from phdl.booknb import (
     REMOVE_TAG,
@@ -93,8 +94,6 @@ def test_original_parameters_cell_hidden_when_injected():
 def test_runner_tidies_the_executed_notebook(tmp_path):
     """A chapter run through papermill: one stderr box for a bar of 30 flushed updates, and the
     parameters cell tagged ``remove-cell`` beside papermill's injected one."""
-    (tmp_path / "notebooks").mkdir()
-    (tmp_path / "phdl" / "data" / "profiles").mkdir(parents=True)
     body = (
         "import sys, time\n"
         "for i in range(30):\n"
@@ -102,26 +101,12 @@ def test_runner_tidies_the_executed_notebook(tmp_path):
         "sys.stderr.write('\\n')\n"
         "print('done', n)"
     )
-    nb = new_notebook(
-        cells=[
-            new_code_cell("profile = 'x'\nn = 1", metadata={"tags": ["parameters"]}),
-            new_code_cell(body),
-        ]
-    )
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    nbformat.write(nb, tmp_path / "notebooks" / "01_toy.ipynb")
-    (tmp_path / "phdl" / "data" / "profiles" / "toy.yml").write_text(
-        "profile: toy\nchapters:\n  01_toy:\n    n: 7\n"
-    )
-    [path] = run_chapters("toy", root=tmp_path)
+    root = _toy_root(tmp_path, body)  # test_runner's toy chapter: parameters profile, n = 1
+    [path] = run_chapters("toy", root=root)
     executed = nbformat.read(path, as_version=4)
     tags = [_tags(cell) for cell in executed.cells]
-    assert tags[:2] == [["parameters", REMOVE_TAG], ["injected-parameters"]]
-    outputs = [(o["name"], o["text"]) for o in executed.cells[2].outputs]
+    assert tags[1:3] == [["parameters", REMOVE_TAG], ["injected-parameters"]]
+    outputs = [(o["name"], o["text"]) for o in executed.cells[3].outputs]
     assert outputs == [("stderr", "work: 30/30"), ("stdout", "done 7\n")]
     assert not list((tmp_path / "book").glob(".*")), "no temporary file left beside it"
 
