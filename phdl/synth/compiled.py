@@ -2,8 +2,9 @@
 
 The opacity assembly and the radiative transfer are long chains of elementwise operations on
 (batch, wavelength, depth) arrays; torch.compile fuses them (the measured speed-up is in
-BENCHMARKS.md) at the cost of a one-off compilation, cached on disk by Inductor. Set ``PHDL_COMPILE=0`` to stay eager. If compilation fails (no C++ compiler, say),
-the engine warns once and runs eagerly; results agree to round-off either way.
+BENCHMARKS.md) at the cost of a one-off compilation, cached on disk by Inductor. Set
+``PHDL_COMPILE=0`` to stay eager. If compilation fails (no C++ compiler, say), the engine warns
+once and runs eagerly; results agree to round-off either way.
 """
 
 from __future__ import annotations
