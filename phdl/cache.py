@@ -51,13 +51,13 @@ def sha256_file(path: Path) -> str:
 
 
 def code_hash(package: Path = _PACKAGE) -> str:
-    """SHA-256 (hex) of the phdl package's code: every ``.py`` file and ``data/*.csv``.
+    """SHA-256 (hex) of the phdl package's code: every ``.py`` file and ``data/**/*.csv``.
 
     The profiles and ``chapters.yml`` are left out: parameters and declared files enter the key
     on their own, chapter by chapter.
     """
     digest = hashlib.sha256()
-    for file in sorted([*package.rglob("*.py"), *(package / "data").glob("*.csv")]):
+    for file in sorted([*package.rglob("*.py"), *(package / "data").rglob("*.csv")]):
         digest.update(file.relative_to(package).as_posix().encode() + b"\0")
         digest.update(hashlib.sha256(file.read_bytes()).digest())
     return digest.hexdigest()
