@@ -20,11 +20,11 @@ is declared twice and the page logs a SyntaxError; :func:`drop_duplicate_scripts
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import nbformat
+
+from phdl.atomic import atomic_path
 
 REMOVE_TAG = "remove-cell"
 
@@ -108,13 +108,8 @@ def tidy_file(path: str | Path) -> Path:
     """Tidy the notebook at ``path`` in place (written to a temporary name, then renamed)."""
     path = Path(path)
     nb = tidy_notebook(nbformat.read(path, as_version=4))
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".part.ipynb", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            nbformat.write(nb, handle)
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    with atomic_path(path) as tmp:
+        nbformat.write(nb, tmp)
     return path
 
 

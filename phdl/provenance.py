@@ -23,6 +23,7 @@ from nbformat import NotebookNode
 from nbformat.v4 import new_output
 
 from phdl import __version__
+from phdl.atomic import atomic_path
 from phdl.cache import Ingredients
 
 IMAGE_TYPES = ("image/png", "image/svg+xml", "image/jpeg")
@@ -86,5 +87,6 @@ def annotate_file(path: Path, text: str) -> int:
     """:func:`annotate` the notebook file ``path`` in place; return the cells annotated."""
     nb = nbformat.read(path, as_version=4)
     count = annotate(nb, text)
-    nbformat.write(nb, path)
+    with atomic_path(path) as tmp:
+        nbformat.write(nb, tmp)
     return count
