@@ -23,6 +23,8 @@ The package, in the order the data flows (labels -> engine -> grid -> emulator -
 - ``tables``      astropy tables shown whole in the book
 - ``provenance``  under every figure, what made it
 - ``cache``       which chapters must run again
+- ``booknb``      executed chapters as readers meet them: one line per progress bar, parameters
+                  shown once
 - ``runner``      papermill execution of the chapters and the book build
 - ``atomic``      atomic file writes (a temporary name, then rename)
 - ``cli``         ``phdl grid | train | fit | book``
