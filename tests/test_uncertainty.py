@@ -141,6 +141,83 @@ def test_flags_planted_offsets(toy, star):
     assert not big[0] & F3 and big[1] & F4  # huge σ: no F3, the 0.3 dex test still holds
 
 
+# ------------------------------------------------------------------ flag thresholds (Section 2.3)
+# On the linear toy χ² is exactly quadratic along every label, so the scan's refined minimum
+# (the parabola through the lowest point and its neighbours) is the truth to rounding: the CMA-ES
+# offsets planted below are the |CMA − scan| differences the paper's thresholds are about.
+HUGE = 1e3  # a σ that keeps F3 out of the tests of the other bits
+
+
+@pytest.fixture(scope="module")
+def lin():
+    return ToyModel(n_pix=200, seed=0, linear=True)
+
+
+def _flag(model, truth, best, label, sigma=HUGE):
+    """The flag of one label for noiseless spectra of ``truth`` fitted as ``best`` (1, 34)."""
+    flux = model.predict(truth)
+    err = np.full((len(truth), 1), sigma)
+    out = flags(model, flux, np.full_like(flux, IVAR), best, err, labels_fitted=[label])
+    return int(out[0, 0])
+
+
+def test_flag_bits_are_the_documented_values():
+    # Section 2.3 lists F1..F4 as the four digits of a binary code, F1 the lowest
+    assert (F1, F2, F3, F4) == (1, 2, 4, 8)
+
+
+@pytest.mark.parametrize("offset", [0.29, -0.29, 0.31, -0.31])
+def test_f4_is_set_from_0p3_dex_on(lin, star, offset):
+    """F4: |CMA-ES − scan| ≥ 0.3 dex; 0.29 dex leaves it clear, 0.31 dex sets it (bit value 8)."""
+    mg = index("[Mg/Fe]")
+    truth = star.copy()
+    truth[0, mg] = 0.12  # inside [-0.4, 0.6], off the scan's points
+    best = truth.copy()
+    best[0, mg] += offset  # still inside the range: no F1, and the scan's minimum is inside
+    assert _flag(lin, truth, best, "[Mg/Fe]") == (8 if abs(offset) >= 0.3 else 0)
+
+
+@pytest.mark.parametrize("n_sigma", [2.9, 3.1])
+def test_f3_is_set_beyond_3_sigma(lin, star, n_sigma):
+    """F3: |CMA-ES − scan| > 3σ; at 2.9σ it is clear, at 3.1σ set (bit value 4)."""
+    mg = index("[Mg/Fe]")
+    truth = star.copy()
+    truth[0, mg] = 0.12
+    best = truth.copy()
+    best[0, mg] += 0.1  # below 0.3 dex: F4 stays clear
+    got = _flag(lin, truth, best, "[Mg/Fe]", sigma=0.1 / n_sigma)
+    assert got == (4 if n_sigma > 3 else 0)
+
+
+@pytest.mark.parametrize(("where", "expect"), [(1.0, 0), (0.3, 2), (48.0, 0), (48.7, 2)])
+def test_f2_is_set_when_the_scan_minimum_is_on_the_range_edge(lin, star, where, expect):
+    """F2: the scan's minimum on the boundary of the range. The 50 scan points are 1/49 of the
+    range apart; ``where`` is the true value in those steps from the lower end: at point 1 (or
+    48) the minimum is inside, 0.3 step from an end it is the end point itself (bit value 2)."""
+    ca = index("[Ca/Fe]")
+    lo, hi = lin.label_min[ca], lin.label_max[ca]
+    truth = star.copy()
+    truth[0, ca] = lo + where * (hi - lo) / 49
+    assert _flag(lin, truth, truth.copy(), "[Ca/Fe]") == expect  # CMA-ES inside: no F1
+
+
+@pytest.mark.parametrize(
+    ("s", "expect_f1"),
+    [(0.0, True), (1.0, True), (1.1, True), (-0.05, True), (0.02, False), (0.98, False)],
+)
+def test_f1_is_set_when_cma_reaches_or_exceeds_the_grid_boundary(lin, star, s, expect_f1):
+    """F1: the CMA-ES solution reaches (scaled 0 or 1) or exceeds the model grid's boundary;
+    one scan step inside (scaled 0.02, 0.98) it is clear (bit value 1)."""
+    ca = index("[Ca/Fe]")
+    lo, hi = lin.label_min[ca], lin.label_max[ca]
+    truth = star.copy()
+    truth[0, ca] = lo + s * (hi - lo)
+    got = _flag(lin, truth, truth.copy(), "[Ca/Fe]")
+    assert bool(got & 1) is expect_f1
+    if not expect_f1:
+        assert got == 0
+
+
 def test_good_fractions():
     fl = np.array([[0, 1], [0, 0], [4, -1], [0, 8]])
     out = good_fractions(fl, ["[Mg/Fe]", "[Eu/Fe]"])
