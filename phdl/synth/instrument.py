@@ -38,6 +38,28 @@ def norm_window(wavelength: np.ndarray, length: float) -> tuple[np.ndarray, np.n
     return idx_c, w
 
 
+def masked_running_mean(
+    wavelength: np.ndarray, flux: np.ndarray, good: np.ndarray, length: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """The Eq. 23 running mean f~ of spectra ``flux`` (..., n) on pixels ``wavelength`` (n,) Å
+    (log-uniform), leaving out pixels where ``good`` (..., n) is 0: f~_i = sum_j w_ij g_j f_j /
+    sum_j w_ij g_j with the kernel of :func:`norm_window` (width ``length`` L, Å). Returns (f~,
+    fraction of pixel i's kernel weight that falls on good pixels), both (..., n); f~ is 0
+    where that fraction is 0. With every pixel good this is :meth:`Instrument.running_mean`,
+    so observed spectra (phdl.io) normalized with it match the engine's model spectra."""
+    f = np.asarray(flux, dtype=np.float64)
+    g = np.broadcast_to(np.asarray(good, dtype=np.float64), f.shape)
+    idx, kern = norm_window(wavelength, length)
+    full = kern.sum(1)
+    mean = np.zeros(f.shape)
+    frac = np.zeros(f.shape)
+    for k in np.ndindex(f.shape[:-1]):  # one spectrum at a time: (n, 2h + 1) temporaries
+        weight = (kern * g[k][idx]).sum(1)
+        mean[k] = (kern * (g[k] * f[k])[idx]).sum(1) / np.where(weight > 0, weight, 1.0)
+        frac[k] = weight / full
+    return mean, frac
+
+
 class Instrument:
     """Line spread, pixel sampling and normalization for a :class:`WaveGrid`."""
 
