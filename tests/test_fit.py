@@ -13,14 +13,15 @@ from phdl.fit import (
     add_noise,
     chi2,
     fit_spectra,
+    fitting,
     on_model_grid,
     read_spectra,
     read_table,
     write_spectra,
 )
-from phdl.fit.cmaes import set_covariance
+from phdl.fit.cmaes import run_stage, set_covariance
 from phdl.grid import sample_labels
-from phdl.labels import GROUP_II, LABELS, index
+from phdl.labels import GROUP_I, GROUP_II, LABELS, index
 
 FIT_IDX = [index(n) for n in FITTED]
 IVAR = 1e4  # S/N 100
@@ -152,6 +153,61 @@ def test_two_stage_recovers_when_group_ii_starts_right(toy):
     table = _fit(toy, toy.predict(truth), strategy="two-stage", held=truth, tol=0.05)
     assert _scaled_err(toy, _labels(table), truth).max() < 0.01
     assert all(s.count("|") == 1 for s in table["stop"])  # one reason per stage
+
+
+def test_two_stage_second_stage_fits_group_ii(toy, monkeypatch):
+    """Section 2.2.1: stage I fits the 16 Group I labels, stage II the 12 Group II labels with
+    Group I held at the stage I result. Started 0.3 of their range away from the truth, every
+    Group II label ends closer to it than it started."""
+    truth = sample_labels(2, 5)
+    g1, g2 = [index(n) for n in GROUP_I], [index(n) for n in GROUP_II]
+    assert len(g1) == 16 and len(g2) == 12
+    stages = []  # (fitted label indices, start, result) of each CMA-ES stage
+
+    def spy(model, flux, ivar, start, fit_idx, *args, **kw):
+        res = run_stage(model, flux, ivar, start, fit_idx, *args, **kw)
+        stages.append((sorted(fit_idx), start.copy(), res.labels.copy()))
+        return res
+
+    monkeypatch.setattr(fitting, "run_stage", spy)
+    span = toy.label_max - toy.label_min
+    middle = 0.5 * (toy.label_max + toy.label_min)
+    start = truth.copy()  # Group II moved 0.3 of the range towards the middle (inside it)
+    start[:, g2] += np.where(truth[:, g2] < middle[g2], 0.3, -0.3) * span[g2]
+    table = _fit(toy, toy.predict(truth), strategy="two-stage", init=start, held=truth)
+    assert list(table["status"]) == ["ok", "ok"]
+    before = np.abs(start - truth)[:, g2]
+    after = np.abs(_labels(table) - truth)[:, g2]
+    assert np.all(after < before), dict(zip(GROUP_II, (after / before).max(0), strict=True))
+    assert np.median(after / before) < 0.5  # most of them by far
+    (fit1, _, res1), (fit2, start2, res2) = stages
+    assert fit1 == sorted(g1) and fit2 == sorted(g2)
+    assert np.array_equal(start2[:, g1], res1[:, g1])  # Group I held at the stage I result
+    assert np.array_equal(_labels(table)[:, g1], res1[:, g1])
+    assert np.array_equal(_labels(table), res2)
+
+
+def test_chisq_is_eq15_over_the_unmasked_pixels(toy, truth):
+    """Eq. 15: χ² = (1/n) Σ_i ((f_obs - f) / σ)², n the pixels used. With pixels masked (ivar
+    0, flux garbage) the table's ``Chisq`` is that sum over the unmasked pixels only, divided by
+    their number, at the returned labels (no other degrees-of-freedom correction)."""
+    rng = np.random.default_rng(12)
+    n_pix = len(toy.wavelength)
+    snr = rng.uniform(50.0, 150.0, size=(2, n_pix))  # per-pixel σ
+    flux = toy.predict(truth[:2]) + rng.standard_normal((2, n_pix)) / snr
+    ivar = snr**2
+    ivar[0, ::2] = 0.0  # star 0: half the pixels masked
+    ivar[1, n_pix // 4 :] = 0.0  # star 1: three quarters masked
+    flux[ivar == 0] = 7.0  # garbage where masked
+    table = _fit(toy, flux, ivar, strategy="two-stage", init=truth[:2], max_iter=40)
+    model = toy.predict(_labels(table))
+    for i in range(2):
+        good = ivar[i] > 0
+        assert good.sum() in (n_pix // 2, n_pix - 3 * n_pix // 4)
+        resid = (flux[i, good] - model[i, good]) * np.sqrt(ivar[i, good])
+        expect = np.sum(resid**2) / good.sum()
+        assert table["Chisq"][i] == pytest.approx(expect, rel=1e-9)
+        assert 0.5 < expect < 2.0  # the noise level: a reduced χ² near 1
 
 
 def test_plain_cma_start_also_converges(toy, truth):
