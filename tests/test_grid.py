@@ -256,6 +256,28 @@ def test_different_label_names(good):
         G.read_grid(good)
 
 
+def test_label_names_in_another_order_are_refused(good):
+    """The contract's ``labels`` columns follow ``label_names``; a grid whose names are the 34
+    labels in another order than phdl.labels.LABELS is refused (not silently read with its
+    columns under the wrong names), and the error names the field and the first position."""
+    names = list(LABELS)
+    names[5], names[6] = names[6], names[5]  # [N/Fe] <-> [O/Fe], columns swapped to match
+    assert set(names) == set(LABELS)
+
+    def reorder(f):
+        f.attrs["label_names"] = names
+        perm = [LABELS.index(n) for n in names]
+        f["labels"][:] = f["labels"][()][:, perm]
+        f["gradients"][:] = f["gradients"][()][:, perm]
+
+    _edit(good, reorder)
+    with pytest.raises(
+        ValueError,
+        match=r"label_names.*another order \(position 5: '\[O/Fe\]', expected '\[N/Fe\]'\)",
+    ):
+        G.read_grid(good)
+
+
 def test_gradients_wrong_shape(good):
     def cut(f):
         g = f["gradients"][:, :33]
