@@ -32,8 +32,9 @@ def _observed(z, continuum=True):
     return flux, ivar
 
 
-def _write(path, flux, ivar, *, z=None, fmt="dr8", andmask=None):
+def _write(path, flux, ivar, *, z=None, fmt="dr8", andmask=None, ormask=None):
     andmask = np.zeros(OBS.size, dtype=np.int32) if andmask is None else andmask
+    ormask = andmask if ormask is None else ormask
     header = fits.Header()
     if z is not None:
         header["Z"] = z
@@ -45,14 +46,15 @@ def _write(path, flux, ivar, *, z=None, fmt="dr8", andmask=None):
                 ("IVAR", "E", ivar),
                 ("WAVELENGTH", "D", OBS),
                 ("ANDMASK", "J", andmask),
-                ("ORMASK", "J", andmask),
+                ("ORMASK", "J", ormask),
             )
         ]
         hdul = fits.HDUList(
             [fits.PrimaryHDU(header=header), fits.BinTableHDU.from_columns(cols, name="COADD")]
         )
     else:
-        data = np.stack([flux, ivar, OBS, andmask, andmask]).astype(np.float32)
+        # DR1–7: the primary image's rows are flux, ivar, wavelength, and-mask, or-mask
+        data = np.stack([flux, ivar, OBS, andmask, ormask]).astype(np.float32)
         hdul = fits.HDUList([fits.PrimaryHDU(data, header=header)])
     hdul.writeto(path)
     return path
@@ -117,6 +119,28 @@ def test_andmask_masks_pixels_and_stays_out_of_the_running_mean(tmp_path):
     masked = hit.ivar[0] == 0
     assert masked.sum() >= bad.sum() and np.all(np.abs(TARGET[masked] - 5505.0) < 8.0)
     assert np.allclose(hit.flux[0][~masked], clean.flux[0][~masked], atol=2e-3)
+
+
+@pytest.mark.parametrize("fmt", ["dr5", "dr8"])
+def test_the_and_mask_masks_not_the_or_mask(tmp_path, fmt):
+    """LAMOST's and-mask marks pixels bad in every exposure, the or-mask those bad in at least
+    one (a superset). Only the and-mask masks a pixel: in the DR1–7 image that is row 4 (index
+    3), row 5 being the or-mask; in DR8+ the ANDMASK column, not ORMASK."""
+    flux, ivar = _observed(0.0)
+    andmask = np.zeros(OBS.size, dtype=np.int32)
+    andmask[100:110] = 1 << 23  # e.g. BADSKY in every exposure
+    ormask = andmask.copy()
+    ormask[300:320] = 1 << 17  # bad in one exposure only: still usable
+    path = _write(tmp_path / f"{fmt}.fits", flux, ivar, z=0.0, fmt=fmt, andmask=andmask,
+                  ormask=ormask)  # fmt: skip
+    wl, f, w, _ = read_lamost_file(path)
+    assert np.array_equal(wl, OBS.astype(np.float32) if fmt == "dr5" else OBS)
+    assert np.all(w[100:110] == 0.0) and np.all(f[100:110] == 0.0)
+    keep = np.ones(OBS.size, bool)
+    keep[100:110] = False
+    assert np.all(w[keep] > 0)  # the or-mask's pixels 300–319 included
+    assert np.allclose(w[300:320], ivar[300:320], rtol=1e-6)
+    assert np.allclose(f[keep], flux[keep], rtol=1e-6)
 
 
 def test_normalize_ignores_masked_pixels_exactly():
