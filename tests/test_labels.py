@@ -96,3 +96,63 @@ def test_index_unknown_label():
     assert L.index("[Fe/H]") == 3
     with pytest.raises(ValueError, match="unknown label"):
         L.index("[Xx/Fe]")
+
+
+# The tests below were added to kill mutants that survived `python benchmarks/mutants.py labels`.
+
+
+def test_solar_is_the_sun_with_all_xfe_zero():
+    x = L.solar()
+    assert x.shape == (34,)
+    np.testing.assert_array_equal(x[:4], [5772.0, 4.44, 1.0, 0.0])  # Teff, logg, vmic, [Fe/H]
+    assert np.all(x[4:] == 0.0)
+    np.testing.assert_array_equal(L.solar(4500.0, 2.0, 1.5, -1.0)[:4], [4500.0, 2.0, 1.5, -1.0])
+
+
+def test_validate_accepts_the_bounds_and_the_tolerance_only():
+    """Table 1's ranges are closed, with ``tol`` (1e-9) of slack on either side."""
+    L.validate(L.LOWER)  # every label at its minimum
+    L.validate(L.UPPER)  # ... and at its maximum
+    L.validate(L.LOWER - 1e-9)  # the edge of the tolerance is still inside
+    L.validate(L.UPPER + 1e-9)
+    with pytest.raises(ValueError, match="Teff of star 0"):
+        L.validate(L.LOWER - 1e-6)
+    with pytest.raises(ValueError, match="Teff of star 0"):
+        L.validate(L.UPPER + 1e-6)
+
+
+def test_validate_returns_float64():
+    assert L.validate(L.solar().astype(np.float32)).dtype == np.float64
+    ints = L.validate([[5000, 4, 1, 0] + [0] * 30])
+    assert ints.dtype == np.float64 and ints[0, 0] == 5000.0
+
+
+def test_index_unknown_label_lists_the_labels():
+    with pytest.raises(ValueError, match=r"expected one of Teff, logg, vmic, \[Fe/H\], \[C/Fe\]"):
+        L.index("Tef")
+
+
+def test_coverage_table_beside_table_1():
+    x = np.stack([L.solar(5000.0, 2.5), L.solar(6000.0, 4.5, feh=-1.0), L.solar(5800.0)])
+    x[1, L.index("[Mg/Fe]")] = 0.4
+    t = L.coverage_table(x)
+    assert t.colnames == [
+        "label", "unit", "min (Table 1)", "max (Table 1)", "min (grid)", "max (grid)",
+        "median (grid)",
+    ]  # fmt: skip
+    assert list(t["label"]) == list(L.LABELS)
+    assert list(t["unit"][:4]) == ["K", "dex", "km/s", "dex"] and set(t["unit"][4:]) == {"dex"}
+    np.testing.assert_array_equal(t["min (Table 1)"], L.LOWER)
+    np.testing.assert_array_equal(t["max (Table 1)"], L.UPPER)
+    teff, mg = 0, L.index("[Mg/Fe]")
+    assert (t["min (grid)"][teff], t["max (grid)"][teff], t["median (grid)"][teff]) == (
+        5000.0, 6000.0, 5800.0,
+    )  # fmt: skip
+    assert (t["min (grid)"][mg], t["max (grid)"][mg], t["median (grid)"][mg]) == (0.0, 0.4, 0.0)
+    for col in t.colnames[:2]:
+        assert not t[col].format
+    for col in t.colnames[2:]:
+        assert t[col].format == ".2f"
+    # a grid outside Table 1 is shown, not refused (the table is where it becomes visible)
+    x[0, teff] = 9000.0
+    assert L.coverage_table(x)["max (grid)"][teff] == 9000.0
