@@ -162,3 +162,63 @@ def test_l2_option_by_hand_and_every_preset_uses_l1():
         for kind, cfg in configs.items():
             assert cfg.grad_norm == "l1", (profile, kind)
     assert TrainConfig().grad_norm == "l1"
+
+
+# The tests below were added to kill mutants that survived `python benchmarks/mutants.py loss`.
+
+
+def test_gradient_loss_without_gradients_is_refused():
+    net, data = _case(_weights(2.0, 0.5))
+    data.gradients = None
+    rows, pix = torch.arange(2), torch.arange(3)
+    with pytest.raises(ValueError, match="^the gradient loss needs a grid with gradients$"):
+        batch_loss(net, data, rows, pix, pix, torch.arange(N_LABELS))
+    loss, spec, grad = batch_loss(net, data, rows, pix, pix, None)  # the plain loss needs none
+    assert grad is None and spec.item() == pytest.approx(L_SPEC, rel=1e-12)
+
+
+def test_grad_rows_l_grad_from_the_first_spectra_l_spec_from_all():
+    """``grad_rows`` (TrainConfig.grad_batch): L_grad of the first rows only, L_spec of all.
+    On pixels 0 and 2 (so that the rows without gradients go through ``query`` too):
+    L_spec = 1.75 / 4; L_grad of spectrum 0 alone = 2 (0 + 1) + 0.5 (0 + 0) = 2 over 2 pixels."""
+    net, data = _case(_weights(2.0, 0.5))
+    rows, pix = torch.arange(2), torch.tensor([0, 2])
+    which = torch.arange(N_LABELS)
+    loss, spec, grad = batch_loss(net, data, rows, pix, pix, which, grad_rows=1)
+    assert spec.item() == pytest.approx(1.75 / 4, rel=1e-12)
+    assert grad.item() == pytest.approx(2.0 / 2, rel=1e-12)
+    assert loss.item() == pytest.approx(1.75 / 4 + 1.0, rel=1e-12)
+    for all_rows in (0, 2, 5):  # 0 (default) or at least the batch: every spectrum
+        _, spec, grad = batch_loss(net, data, rows, pix, pix, which, grad_rows=all_rows)
+        assert spec.item() == pytest.approx(1.75 / 4, rel=1e-12)
+        assert grad.item() == pytest.approx((2.0 + 4.5) / 4, rel=1e-12)
+
+
+def test_jvp_method_is_passed_on():
+    """Method "torch.func" gives the same loss as the hand-written tangents; an unknown one is
+    refused, not replaced by the default."""
+    net, data = _case(_weights(2.0, 0.5))
+    rows, pix, which = torch.arange(2), torch.arange(3), torch.arange(N_LABELS)
+    _, spec, grad = batch_loss(net, data, rows, pix, pix, which, method="torch.func")
+    assert (spec.item(), grad.item()) == pytest.approx((L_SPEC, L_GRAD), rel=1e-12)
+    with pytest.raises(ValueError, match="unknown jvp method"):
+        batch_loss(net, data, rows, pix, pix, which, method="finite differences")
+
+
+def test_evaluate_weights_blocks_by_their_size_and_passes_norm():
+    net, data = _case(_weights(2.0, 0.5))
+    rows, pix = torch.arange(2), torch.arange(3)
+    # the default block holds both spectra; a block of 2 (of 2) and blocks of 1 agree with it
+    for batch_size in (None, 2, 1):
+        got = evaluate(net, data, rows, pix, pix, with_grad=True, batch_size=batch_size)
+        assert got == pytest.approx((L_SPEC, L_GRAD), rel=1e-12)
+    # three rows (spectrum 1 twice) in blocks of 2 and 1: a mean over rows, not over blocks
+    rows3 = torch.tensor([0, 1, 1])
+    spec3 = (0.5 + 0.0 + 1.0 + 2 * (0.0 + 0.5 + 0.25)) / 9
+    grad3 = (4.0 + 2 * 4.5) / 9
+    got = evaluate(net, data, rows3, pix, pix, with_grad=True, batch_size=2)
+    assert got == pytest.approx((spec3, grad3), rel=1e-12)
+    spec, grad = evaluate(net, data, rows, pix, pix, with_grad=False)
+    assert spec == pytest.approx(L_SPEC, rel=1e-12) and math.isnan(grad)
+    got = evaluate(net, data, rows, pix, pix, with_grad=True, norm="l2")
+    assert got == pytest.approx((L_SPEC, (6.0 + 8.125) / 6), rel=1e-12)
