@@ -11,7 +11,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test lint book book-tiny book-quick book-full bench clean lab publish gh-pages
+.PHONY: venv test lint book book-tiny book-quick book-full bench clean lab mutants publish gh-pages
 
 venv: $(STAMP)
 
@@ -61,6 +61,12 @@ LAB_ARGS ?= $(if $(filter 0,$(shell id -u)),--allow-root)
 lab: venv
 	$(VENV)/bin/jupyter lab $(LAB_ARGS) notebooks/
 
+# Mutation testing (mutmut 3), each science module against its own tests; not in `make test`.
+# `make mutants MODULE=labels` for one (list: python benchmarks/mutants.py --list).
+MODULE ?=
+mutants: venv
+	OMP_NUM_THREADS=1 nice -n 10 $(PY) benchmarks/mutants.py $(MODULE)
+
 bench: venv
 	@set -e; found=0; for f in benchmarks/*.py; do \
 		[ -e "$$f" ] || continue; found=1; \
@@ -68,5 +74,5 @@ bench: venv
 	done; [ $$found = 1 ] || echo "no benchmark scripts in benchmarks/"
 
 clean:
-	rm -rf _build runs benchmarks/out
+	rm -rf _build runs benchmarks/out mutants
 	rm -f book/[0-9][0-9]_*.ipynb book/.*.part.ipynb
