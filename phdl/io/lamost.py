@@ -19,7 +19,7 @@ and where flux or ivar is not finite. Then, in this order:
 1. the flux and ivar are interpolated linearly onto the target grid (the model's; see
    :func:`phdl.fit.spectra.resample`: a target pixel next to a masked or outside pixel is masked);
 2. the flux is normalized as the engine normalizes its spectra (Eq. 22–24, the Gaussian kernel
-   of width L = 50 Å truncated at 4 L, :func:`phdl.synth.instrument.norm_window`), with the
+   of width L = 50 Å truncated at 4 L, :func:`phdl.synth.instrument.masked_running_mean`), with the
    masked pixels left out of the running mean: f̃_i = Σ_j w_ij m_j f_j / Σ_j w_ij m_j; then
    f_n = f / f̃ and ivar_n = ivar · f̃². Normalizing on the target grid keeps the kernel's edge
    truncation identical to the model spectra's. A pixel whose window holds less than 10 % of
@@ -36,10 +36,11 @@ from pathlib import Path
 import numpy as np
 
 from phdl.fit.spectra import ResampleWarning, Spectra, clean, resample
-from phdl.synth.instrument import norm_window
+from phdl.synth.instrument import masked_running_mean
+from phdl.synth.physics import Physics
 
-#: Width L of the normalization kernel (Eq. 22–24), Å, as the engine's default Physics.
-NORM_LENGTH = 50.0
+#: Width L of the normalization kernel (Eq. 22–24), Å: the engine's default Physics.
+NORM_LENGTH: float = Physics.norm_length
 #: Minimum fraction of a pixel's kernel weight that must fall on good pixels.
 MIN_WEIGHT = 0.1
 _COLUMNS = ("FLUX", "IVAR", "WAVELENGTH")
@@ -127,17 +128,11 @@ def normalize(
     leaving out masked pixels (ivar 0): returns (f / f̃, ivar · f̃²), masked where the window
     holds < :data:`MIN_WEIGHT` of the kernel's weight in good pixels or f̃ ≤ 0."""
     f, w = clean(np.atleast_2d(flux), np.atleast_2d(ivar))
-    idx, kern = norm_window(wavelength, length)
-    good = (w > 0).astype(np.float64)
-    full = kern.sum(1)
-    out_f = np.zeros_like(f)
-    out_w = np.zeros_like(w)
-    for i in range(len(f)):
-        weight = (kern * good[i][idx]).sum(1)
-        cont = (kern * (good[i] * f[i])[idx]).sum(1) / np.maximum(weight, 1e-300)
-        ok = (good[i] > 0) & (weight >= MIN_WEIGHT * full) & (cont > 0)
-        out_f[i] = np.where(ok, f[i] / np.where(ok, cont, 1.0), 0.0)
-        out_w[i] = np.where(ok, w[i] * cont**2, 0.0)
+    good = w > 0
+    cont, frac = masked_running_mean(wavelength, f, good, length)
+    ok = good & (frac >= MIN_WEIGHT) & (cont > 0)
+    out_f = np.where(ok, f / np.where(ok, cont, 1.0), 0.0)
+    out_w = np.where(ok, w * cont**2, 0.0)
     return out_f, out_w
 
 
