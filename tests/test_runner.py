@@ -13,7 +13,13 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 from phdl.runner import ChapterError, available_profiles, load_profile, repo_root, run_chapters
 
 ROOT = repo_root()
-PROSE_PAGES = ["book/intro", "book/reproduce", "book/paper_map", "book/real_data"]
+PROSE_PAGES = [
+    "book/intro",
+    "book/reproduce",
+    "book/paper_map",
+    "book/real_data",
+    "book/teaching",
+]
 PROFILES = ["tiny", "quick", "full"]
 
 
