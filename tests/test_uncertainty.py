@@ -240,3 +240,359 @@ def test_add_uncertainties_columns(toy, star):
     assert table["[Mg/Fe]_err_scaled"][0] == pytest.approx(2 * table["[Mg/Fe]_err"][0])
     assert table["[Mg/Fe]_flag"][1] == -1 and np.isnan(table["Teff_err"][1])
     assert table["Teff_flag"][0] == 0
+
+
+# ------------------------------------------------------------ hand-computable cases (contract)
+def _unit_jacobian(n_pix=6, scales=None):
+    """A (34, n_pix) Jacobian whose 28 fitted rows are orthogonal: row c of the c-th fitted label
+    is ``scales[c]`` at pixel c and 0 elsewhere, so Cov = diag(1 / (scales² ivar)) exactly."""
+    jac = np.zeros((34, max(n_pix, 28)))
+    s = np.arange(1.0, 29.0) if scales is None else np.asarray(scales, float)
+    for c, j in enumerate(FIT_IDX):
+        jac[j, c] = s[c]
+    return jac, s
+
+
+def test_covariance_of_orthogonal_jacobian_is_analytic_and_accepts_2d_input():
+    jac, s = _unit_jacobian()
+    ivar = np.full(jac.shape[1], 4.0)
+    cov = covariance(jac, ivar)  # one star: (34, n_pix) and (n_pix,) are promoted to n = 1
+    assert cov.shape == (1, 28, 28)
+    assert np.allclose(cov[0], np.diag(1.0 / (4.0 * s**2)), rtol=1e-12, atol=0.0)
+    assert np.allclose(formal_errors(cov)[0], 1.0 / (2.0 * s), rtol=1e-12)
+    # a subset of labels, in the order asked for
+    sub = covariance(jac[None], ivar[None], labels_fitted=["[Mg/Fe]", "Teff"])
+    expect = [1.0 / (4.0 * s[FITTED.index("[Mg/Fe]")] ** 2), 1.0 / (4.0 * s[0] ** 2)]
+    assert sub.shape == (1, 2, 2) and np.allclose(np.diagonal(sub[0]), expect, rtol=1e-12)
+    cr = cramer_rao(jac[None], ivar[None], labels_fitted=["[Mg/Fe]", "Teff"])
+    assert cr.shape == (1, 2) and np.allclose(cr[0], np.sqrt(expect), rtol=1e-12)
+
+
+def test_covariance_correlated_pair_and_symmetry():
+    # two labels on the same two pixels: J = [[1, 1], [1, -0.5]] (rows labels), W = 1
+    jac = np.zeros((1, 34, 2))
+    jac[0, index("Teff"), :] = [1.0, 1.0]
+    jac[0, index("logg"), :] = [1.0, -0.5]
+    ivar = np.array([[2.0, 1.0]])
+    cov = covariance(jac, ivar, labels_fitted=["Teff", "logg"])[0]
+    j = np.array([[1.0, 1.0], [1.0, -0.5]])
+    expect = np.linalg.inv(j @ np.diag([2.0, 1.0]) @ j.T)
+    assert np.allclose(cov, expect, rtol=1e-12, atol=0.0)
+    assert cov[0, 1] == cov[1, 0]
+    corr = correlation(cov[None])[0]
+    assert corr[0, 1] == pytest.approx(expect[0, 1] / np.sqrt(expect[0, 0] * expect[1, 1]))
+
+
+def test_covariance_collinear_labels_give_nan_only_for_that_star():
+    jac, _ = _unit_jacobian()
+    bad = jac.copy()
+    bad[index("logg")] = 2.0 * bad[index("Teff")]  # logg indistinguishable from Teff
+    ivar = np.ones((2, jac.shape[1]))
+    cov = covariance(np.stack([jac, bad]), ivar)
+    assert np.all(np.isfinite(cov[0])) and np.all(np.isnan(cov[1]))
+    assert np.all(np.isnan(formal_errors(cov)[1]))
+
+
+def test_covariance_masks_negative_and_nonfinite_ivar():
+    jac, s = _unit_jacobian(n_pix=30)
+    jac[index("Teff"), 29] = 1.0  # Teff also seen at pixel 29
+    ivar = np.ones(30)
+    full = covariance(jac, ivar)[0, 0, 0]
+    assert full == pytest.approx(1.0 / (s[0] ** 2 + 1.0))
+    for masked in (0.0, np.nan, np.inf, -1.0):
+        ivar[29] = masked
+        assert covariance(jac, ivar)[0, 0, 0] == pytest.approx(1.0 / s[0] ** 2), masked
+
+
+@pytest.mark.parametrize(
+    ("jac_shape", "ivar_shape"),
+    [((2, 34, 10), (2, 9)), ((2, 33, 10), (2, 10)), ((3, 34, 10), (2, 10)), ((34,), (1, 1))],
+)
+def test_covariance_shape_errors_name_both_arrays(jac_shape, ivar_shape):
+    with pytest.raises(ValueError, match=r"jacobian must be \(n, 34, n_pix\) and ivar") as exc:
+        covariance(np.ones(jac_shape), np.ones(ivar_shape))
+    assert str(jac_shape) in str(exc.value) and str(ivar_shape) in str(exc.value)
+
+
+def test_scaled_errors_shapes_and_floor():
+    # one error per star (n,) and per star and label (n, k): each scaled by its own star's χ²
+    assert np.allclose(scaled_errors(np.array([1.0, 3.0]), np.array([9.0, 16.0])), [3.0, 12.0])
+    out = scaled_errors(np.ones((2, 3)), np.array([9.0, 0.5]), floor=2.0)
+    assert out.shape == (2, 3) and np.allclose(out, [[3.0] * 3, [np.sqrt(2.0)] * 3])
+    assert scaled_errors(np.ones((1, 1)), np.array([0.0]))[0, 0] == 1.0  # default floor = 1
+
+
+def test_jacobian_autograd_promotes_one_star_and_is_float64(toy, star):
+    jac = jacobian_autograd(toy, star[0])
+    assert jac.shape == (1, 34, 200) and jac.dtype == np.float64
+    assert np.array_equal(jac, toy.jacobian(star))
+
+
+# --------------------------------------------------------------------------- scan and its minimum
+def test_scan_minimum_parabola_vertex_by_hand():
+    v = np.arange(10.0) * 0.5  # points 0, 0.5, ..., 4.5
+    rows = np.stack([(v - t) ** 2 + 1.0 for t in (2.1, 2.4, 0.6, 3.9)])
+    best, edge = scan_minimum(np.repeat(v[None], 4, 0), rows)
+    # the vertex of the parabola through three points of an exact parabola is its minimum
+    assert np.allclose(best, [2.1, 2.4, 0.6, 3.9], rtol=0, atol=1e-12) and not edge.any()
+    coarse, _ = scan_minimum(np.repeat(v[None], 4, 0), rows, refine=False)
+    assert np.array_equal(coarse, [2.0, 2.5, 0.5, 4.0])
+
+
+def test_scan_minimum_asymmetric_points():
+    # not a parabola: the vertex through (1, 3), (2, 1), (3, 2) is at 2 + 0.5 (3 - 2) / 3
+    v = np.array([0.0, 1.0, 2.0, 3.0, 4.0])
+    best, edge = scan_minimum(v, np.array([5.0, 3.0, 1.0, 2.0, 6.0]))
+    assert best.shape == edge.shape == (1,)
+    assert best[0] == pytest.approx(2.0 + 0.5 * (3.0 - 2.0) / (3.0 - 2.0 + 2.0)) and not edge[0]
+    best, _ = scan_minimum(v, np.array([5.0, 2.0, 1.0, 3.0, 6.0]))  # mirror image
+    assert best[0] == pytest.approx(2.0 - 0.5 * (3.0 - 2.0) / 3.0)
+
+
+def test_scan_minimum_on_the_edges_is_not_moved():
+    v = np.linspace(10.0, 20.0, 6)
+    chi = np.array([[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], [6.0, 5.0, 4.0, 3.0, 2.0, 1.0]])
+    best, edge = scan_minimum(np.repeat(v[None], 2, 0), chi)
+    assert np.array_equal(best, [10.0, 20.0]) and edge.tolist() == [True, True]
+    # one point inside either end is inside
+    chi = np.array([[2.0, 1.0, 3.0, 4.0, 5.0, 6.0], [6.0, 5.0, 4.0, 3.0, 1.0, 2.0]])
+    best, edge = scan_minimum(np.repeat(v[None], 2, 0), chi)
+    assert edge.tolist() == [False, False]
+    assert best[0] == pytest.approx(12.0 + 0.5 * (2.0 - 3.0) / (2.0 - 2.0 + 3.0) * 2.0)
+    assert best[1] == pytest.approx(18.0 + 0.5 * (3.0 - 2.0) / (3.0 - 2.0 + 2.0) * 2.0)
+
+
+def test_scan_minimum_ignores_nonfinite_points():
+    v = np.arange(5.0)
+    chi = np.array([[np.nan, 4.0, 1.0, 4.0, np.inf], [np.nan, np.nan, np.nan, 2.0, 3.0]])
+    best, edge = scan_minimum(np.repeat(v[None], 2, 0), chi, refine=False)
+    assert best.tolist() == [2.0, 3.0] and edge.tolist() == [False, False]
+    best, _ = scan_minimum(np.repeat(v[None], 2, 0), chi)
+    assert best[0] == pytest.approx(2.0)
+
+
+def test_chi2_scan_default_batch_and_shape_error(toy, star):
+    labels = np.repeat(star, 33, 0)
+    flux = toy.predict(labels)
+    calls = toy.calls
+    values, chi = chi2_scan(toy, flux, np.full_like(flux, IVAR), labels, "logg", n_points=7)
+    assert toy.calls - calls == 2  # 32 stars per predict call by default
+    assert values.shape == chi.shape == (33, 7)
+    j = index("logg")
+    assert np.allclose(values[5], np.linspace(toy.label_min[j], toy.label_max[j], 7))
+    # each star's own χ² at each point
+    rows = np.repeat(star, 7, 0)
+    rows[:, j] = values[0]
+    expect = np.mean(IVAR * (toy.predict(rows) - flux[0]) ** 2, axis=1)
+    assert np.allclose(chi[32], expect, rtol=1e-12)
+    values[0, 0] = -1.0  # the values returned are the caller's own
+    assert values[1, 0] == toy.label_min[j]
+    with pytest.raises(ValueError, match=r"best_labels must be \(33, 34\), got \(2, 34\)"):
+        chi2_scan(toy, flux, np.full_like(flux, IVAR), labels[:2], "logg")
+
+
+# -------------------------------------------------------------------------------- flag edge cases
+def _exact_offset(ref, target):
+    """A value b near ``ref + target`` with |b - ref| == target exactly in float64."""
+    b = ref + target
+    for _ in range(64):
+        d = abs(b - ref)
+        if d == target:
+            return b
+        b = np.nextafter(b, -np.inf if d > target else np.inf)
+    raise AssertionError("no exact offset")
+
+
+def test_f4_and_f3_at_their_exact_thresholds(lin, star):
+    """F4 is ≥ 0.3 dex (set at exactly 0.3), F3 is > 3σ (clear at exactly 3σ)."""
+    mg = index("[Mg/Fe]")
+    truth = star.copy()
+    truth[0, mg] = -0.4 + 10.0 / 49  # near a scan point (range [-0.4, 0.6])
+    flux = lin.predict(truth)
+    values, chi = chi2_scan(lin, flux, np.full_like(flux, IVAR), truth, "[Mg/Fe]")
+    ref = values[0, np.argmin(chi[0])]
+    best = truth.copy()
+    best[0, mg] = _exact_offset(ref, 0.3)
+    ivar = np.full_like(flux, IVAR)
+    get = lambda sig: int(  # noqa: E731
+        flags(lin, flux, ivar, best, [[sig]], labels_fitted=["[Mg/Fe]"], refine=False)[0, 0]
+    )
+    assert get(HUGE) == F4
+    d = abs(best[0, mg] - ref)
+    s3 = d / 3.0
+    while 3.0 * s3 != d:
+        s3 = np.nextafter(s3, np.inf)
+    assert get(s3) == F4  # exactly 3σ: not beyond
+    assert get(np.nextafter(s3, 0.0)) == F4 | F3
+    while abs(best[0, mg] - ref) >= 0.3:  # just under 0.3 dex
+        best[0, mg] = np.nextafter(best[0, mg], ref)
+    assert get(HUGE) == 0
+
+
+def test_f3_is_set_by_a_nonfinite_sigma_and_bits_accumulate(lin, star):
+    ca = index("[Ca/Fe]")
+    truth = star.copy()
+    truth[0, ca] = lin.label_min[ca]  # on the boundary: F1 and F2
+    flux = lin.predict(truth)
+    ivar = np.full_like(flux, IVAR)
+    fl = flags(lin, flux, ivar, truth, [[np.nan]], labels_fitted=["[Ca/Fe]"])
+    assert fl.dtype.kind == "i" and fl[0, 0] == F1 | F2 | F3
+    best = truth.copy()
+    best[0, ca] += 0.35 * (lin.label_max[ca] - lin.label_min[ca])
+    fl = flags(lin, flux, ivar, best, [[1e-6]], labels_fitted=["[Ca/Fe]"])
+    assert fl[0, 0] == F2 | F3 | F4  # the scan at the edge, CMA-ES far from it
+    assert flags(lin, flux, ivar, truth, [[np.inf]], labels_fitted=["[Ca/Fe]"])[0, 0] & F3
+
+
+def test_f4_never_for_vmic_and_errors_shape_is_checked(lin, star):
+    vm = index("vmic")
+    truth = star.copy()
+    truth[0, vm] = 1.3
+    best = truth.copy()
+    best[0, vm] += 0.8  # 0.8 km/s away: F3 with a small σ, but F4 (dex) does not apply
+    flux = lin.predict(truth)
+    ivar = np.full_like(flux, IVAR)
+    assert flags(lin, flux, ivar, best, [[0.01]], labels_fitted=["vmic"])[0, 0] == F3
+    assert flags(lin, flux, ivar, best, [[HUGE]], labels_fitted=["vmic"])[0, 0] == 0
+    with pytest.raises(ValueError, match=r"errors must be \(1, 2\), got \(1, 1\)"):
+        flags(lin, flux, ivar, best, [[HUGE]], labels_fitted=["vmic", "logg"])
+
+
+def test_flags_default_labels_are_the_28_fitted(lin, star):
+    flux = lin.predict(star)
+    fl = flags(lin, flux, np.full_like(flux, IVAR), star, np.full((1, 28), HUGE), n_points=9)
+    assert fl.shape == (1, 28)
+
+
+# -------------------------------------------------------------------------------- add_uncertainties
+class _NoJacobian:
+    """A model with ``predict`` only (no ``jacobian``): errors must come from finite differences."""
+
+    def __init__(self, model):
+        self._m = model
+        self.wavelength = model.wavelength
+        self.label_min, self.label_max = model.label_min, model.label_max
+
+    def predict(self, labels, wavelength=None):
+        return self._m.predict(labels, wavelength)
+
+
+class _TwiceJacobian(_NoJacobian):
+    """A model whose own ``jacobian`` is twice the truth, so that its errors are half the FD ones
+    (tells which Jacobian was used); counts the stars of each ``jacobian`` call."""
+
+    def __init__(self, model):
+        super().__init__(model)
+        self.jac_rows = []
+
+    def jacobian(self, labels, wavelength=None):
+        self.jac_rows.append(len(labels))
+        return 2.0 * self._m.jacobian(labels, wavelength)
+
+
+def _table(labels, chisq, status=None):
+    cols = {n: labels[:, j] for j, n in enumerate(LABELS)}
+    cols["Chisq"] = chisq
+    if status is not None:
+        cols["status"] = status
+    return Table(cols)
+
+
+def test_add_uncertainties_errors_are_eq16_and_eq21_per_star(lin, star):
+    labels = np.repeat(star, 3, 0)
+    labels[1, index("[Fe/H]")] = -1.0
+    flux = lin.predict(labels)
+    ivar = np.full_like(flux, IVAR)
+    ivar[2, :100] = 0.0  # star 2: half the pixels
+    spy = _TwiceJacobian(lin)
+    table = _table(labels, [4.0, 0.25, 9.0])  # no status column: every finite row is fitted
+    add_uncertainties(table, spy, flux, ivar, flags=False, batch_stars=2)
+    assert spy.jac_rows == [2, 1]  # batches of 2 stars
+    err = formal_errors(covariance(2.0 * lin.jacobian(labels), ivar))
+    for c, name in enumerate(FITTED):
+        assert np.allclose(table[f"{name}_err"], err[:, c], rtol=1e-10, atol=0)
+        assert np.allclose(table[f"{name}_err_scaled"], err[:, c] * [2.0, 1.0, 3.0], rtol=1e-10)
+        assert f"{name}_flag" not in table.colnames
+    assert np.all(err[2] > err[0])
+
+
+@pytest.mark.parametrize("which", ["auto", "autograd", "fd"])
+def test_add_uncertainties_jacobian_choice(lin, star, which):
+    flux = lin.predict(star)
+    ivar = np.full_like(flux, IVAR)
+    true_err = formal_errors(covariance(lin.jacobian(star), ivar))[0]
+    spy = _TwiceJacobian(lin)
+    table = add_uncertainties(_table(star, [1.0]), spy, flux, ivar, flags=False, jacobian=which)
+    got = np.array([table[f"{n}_err"][0] for n in FITTED])
+    # the model's own (wrong by 2x here) for auto and autograd; central differences for fd
+    expect = true_err if which == "fd" else 0.5 * true_err
+    assert np.allclose(got, expect, rtol=1e-6)
+    assert len(spy.jac_rows) == (0 if which == "fd" else 1)
+
+
+def test_add_uncertainties_auto_without_model_jacobian_uses_fd(lin, star):
+    flux = lin.predict(star)
+    ivar = np.full_like(flux, IVAR)
+    table = add_uncertainties(_table(star, [1.0]), _NoJacobian(lin), flux, ivar, flags=False)
+    expect = formal_errors(covariance(lin.jacobian(star), ivar))[0]
+    assert np.allclose([table[f"{n}_err"][0] for n in FITTED], expect, rtol=1e-6)
+    with pytest.raises(ValueError, match="jacobian must be 'auto', 'autograd' or 'fd', got 'x'"):
+        add_uncertainties(_table(star, [1.0]), lin, flux, ivar, jacobian="x")
+
+
+def test_add_uncertainties_row_mismatch_and_bad_rows(lin, star):
+    labels = np.repeat(star, 2, 0)
+    flux = lin.predict(labels)
+    ivar = np.full_like(flux, IVAR)
+    with pytest.raises(ValueError, match="table has 1 rows but flux has 2 spectra"):
+        add_uncertainties(_table(star, [1.0]), lin, flux, ivar)
+    # no star fitted: no flags computed, all -1, NaN errors
+    table = _table(labels, [1.0, 1.0], ["failed", "failed"])
+    add_uncertainties(table, lin, flux, ivar)
+    assert np.all(table["[Fe/H]_flag"] == -1) and np.all(np.isnan(table["[Fe/H]_err_scaled"]))
+    # a non-finite label without a status column: that star only
+    labels[0, index("vmic")] = np.nan
+    table = add_uncertainties(_table(labels, [1.0, 1.0]), lin, flux, ivar)
+    assert table["logg_flag"].tolist() == [-1, 0] and np.isnan(table["logg_err"][0])
+    assert np.isfinite(table["logg_err"][1])
+
+
+def test_add_uncertainties_column_layout_and_rerun(lin, star):
+    flux = lin.predict(star)
+    ivar = np.full_like(flux, IVAR)
+    table = _table(star, [4.0], ["ok"])
+    add_uncertainties(table, lin, flux, ivar, labels_fitted=["Teff", "[Eu/Fe]"])
+    names = table.colnames
+    assert names[:4] == ["Teff", "Teff_err", "Teff_err_scaled", "Teff_flag"]
+    i = names.index("[Eu/Fe]")
+    assert names[i : i + 4] == ["[Eu/Fe]", "[Eu/Fe]_err", "[Eu/Fe]_err_scaled", "[Eu/Fe]_flag"]
+    assert "logg_err" not in names and len(names) == 34 + 2 + 6
+    first = table["Teff_err"][0]
+    table["Chisq"] = [16.0]
+    add_uncertainties(table, lin, flux, ivar, labels_fitted=["Teff", "[Eu/Fe]"])
+    assert table.colnames == names  # the columns are replaced, not added again
+    assert table["Teff_err"][0] == first and table["Teff_err_scaled"][0] == 4.0 * first
+
+
+def test_add_uncertainties_resamples_onto_the_model_grid(lin, star):
+    from phdl.fit.spectra import ResampleWarning, on_model_grid
+
+    wl = np.geomspace(3800.0, 8900.0, 321)
+    flux = np.interp(wl, lin.wavelength, lin.predict(star)[0])[None]
+    ivar = np.full_like(flux, IVAR)
+    with pytest.warns(ResampleWarning):
+        table = add_uncertainties(_table(star, [1.0]), lin, flux, ivar, wavelength=wl)
+    with pytest.warns(ResampleWarning):
+        f, w = on_model_grid(lin.wavelength, wl, flux, ivar)
+    ref = add_uncertainties(_table(star, [1.0]), lin, f, w)
+    for name in ("Teff", "[Mg/Fe]"):
+        assert table[f"{name}_err"][0] == ref[f"{name}_err"][0]
+        assert table[f"{name}_flag"][0] == ref[f"{name}_flag"][0]
+
+
+def test_good_fractions_unfitted_column_and_one_star():
+    out = good_fractions(np.array([[-1, 0], [-1, 2]]), ["Teff", "logg"])
+    assert np.isnan(out["Teff"]) and out["logg"] == 0.5
+    assert good_fractions(np.array([0, 4]), ["Teff", "logg"]) == {"Teff": 1.0, "logg": 0.0}
+    with pytest.raises(ValueError, match="flag_array has 2 columns but 3 names"):
+        good_fractions(np.zeros((1, 2)), ["Teff", "logg", "vmic"])
