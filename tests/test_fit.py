@@ -211,10 +211,12 @@ def test_chisq_is_eq15_over_the_unmasked_pixels(toy, truth):
 
 
 def test_plain_cma_start_also_converges(toy, truth):
+    """Without the Gauss–Newton start CMA-ES needs more generations (about 200 for 28 labels
+    with pycma 4.5.0, where 150 no longer suffice), but gets there and stops by itself."""
     flux = toy.predict(truth[:1])
-    table = _fit(toy, flux, strategy="full", held=truth[:1], gn_steps=0, max_iter=150)
+    table = _fit(toy, flux, strategy="full", held=truth[:1], gn_steps=0, max_iter=300)
     assert _scaled_err(toy, _labels(table), truth[:1]).max() < 0.05
-    assert table["stop"][0] == "maxiter" and table["n_iter"][0] == 150
+    assert table["stop"][0] == "tolchi2" and table["n_iter"][0] < 300
 
 
 def test_bounds_respected(toy, truth):

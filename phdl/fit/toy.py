@@ -73,8 +73,13 @@ class ToyModel:
         self.calls += 1
         self.rows.append(len(s))
         if self.linear:
-            return 1.0 + 0.1 * (s - 0.5) @ self.W
-        return 1.0 - 0.5 * self.depth * (1.0 + np.tanh(s @ self.W + self.b))
+            return 1.0 + 0.1 * self._dot(s - 0.5)
+        return 1.0 - 0.5 * self.depth * (1.0 + np.tanh(self._dot(s) + self.b))
+
+    def _dot(self, s: np.ndarray) -> np.ndarray:
+        """s @ W row by row in a fixed order (einsum, not BLAS, whose kernels differ between
+        one row and many): a star's flux does not depend on the other rows of the call."""
+        return np.einsum("nk,kp->np", s, self.W)
 
     def jacobian(self, labels: np.ndarray, wavelength: np.ndarray | None = None) -> np.ndarray:
         """∂flux/∂label (n, 34, n_pix) in physical units (per K, per dex, per km/s)."""
@@ -83,6 +88,6 @@ class ToyModel:
         span = (self.label_max - self.label_min)[:, None]
         if self.linear:
             return np.broadcast_to(0.1 * self.W / span, (len(s), *self.W.shape)).copy()
-        t = np.tanh(s @ self.W + self.b)
+        t = np.tanh(self._dot(s) + self.b)
         d = -0.5 * self.depth * (1.0 - t**2)
         return d[:, None, :] * (self.W / span)[None]
