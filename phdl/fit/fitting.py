@@ -45,6 +45,7 @@ from astropy.table import Table
 
 from phdl.atomic import atomic_path
 from phdl.fit.cmaes import StageOptions, run_stage
+from phdl.fit.fast import levenberg_marquardt
 from phdl.fit.linear import gauss_newton_start
 from phdl.fit.resume import Checkpoint, input_key
 from phdl.fit.spectra import chi2, on_model_grid
@@ -55,10 +56,17 @@ if TYPE_CHECKING:
 
 #: The 28 fitted labels, in :data:`phdl.labels.LABELS` order.
 FITTED: tuple[str, ...] = tuple(n for n in LABELS if n in GROUP_I or n in GROUP_II)
+#: The label groups fitted in turn by each strategy ("fast": Levenberg–Marquardt on all 28,
+#: with the two-stage CMA-ES for the stars it leaves above :data:`FALLBACK_CHI2`).
 STRATEGIES: dict[str, tuple[tuple[str, ...], ...]] = {
     "two-stage": (GROUP_I, GROUP_II),
     "full": (FITTED,),
+    "fast": (FITTED,),
 }
+#: Fast strategy: stars whose reduced χ² after Levenberg–Marquardt exceeds this (or whose fit
+#: did not converge) are refitted with the two-stage CMA-ES, from the Levenberg–Marquardt
+#: result. How it was chosen (on training stars, not test stars) is in BENCHMARKS.md.
+FALLBACK_CHI2 = 3.0
 #: Starting-bank grid: cells in Teff, logg, [Fe/H].
 BANK_SHAPE: tuple[int, int, int] = (8, 6, 6)
 #: Residuals (stars × bank spectra × pixels) held in memory at once by :func:`bank_start`.
@@ -168,6 +176,7 @@ class FitOptions:
     sigma0: float
     gn_steps: int
     start_sigmas: float = START_SIGMAS
+    fallback_chi2: float = FALLBACK_CHI2
 
 
 def fit_spectra(
@@ -186,6 +195,8 @@ def fit_spectra(
     scale_tol: bool = True,
     sigma0: float = SIGMA0,
     gn_steps: int = GN_STEPS,
+    fallback_chi2: float = FALLBACK_CHI2,
+    star_index: np.ndarray | None = None,
     batch_size: int = 64,
     progress: bool = True,
     checkpoint: str | os.PathLike[str] | None = None,
@@ -196,7 +207,9 @@ def fit_spectra(
     ``wavelength`` (n_pix,) Å; ``flux``, ``ivar`` (n, n_pix) normalized flux and 1/σ² (0 or a
     non-finite flux masks a pixel). Spectra on another wavelength grid are resampled onto the
     model's (linear interpolation, with a :class:`~phdl.fit.spectra.ResampleWarning`).
-    ``strategy``: "two-stage" (Group I, then Group II) or "full" (28 labels at once);
+    ``strategy``: "two-stage" (Group I, then Group II), "full" (28 labels at once) or "fast"
+    (Levenberg–Marquardt on the model's Jacobian, :mod:`phdl.fit.fast`; stars left with a
+    reduced χ² above ``fallback_chi2``, or not converged, are refitted two-stage);
     ``init`` (n, 34) physical: start and held values (see the module docstring);
     ``held`` (n, 34) or (34,) physical: values of the six unfitted labels only (other columns
     ignored), overriding the default or ``init`` for them;
@@ -205,7 +218,10 @@ def fit_spectra(
     to ``tol`` in total χ² (with ``scale_tol``, to ``tol`` times the star's reduced χ² where that
     exceeds 1: see :mod:`phdl.fit.cmaes`); ``sigma0``: initial step (scaled units; with a
     Gauss–Newton start the cap on it); ``gn_steps``: Gauss–Newton steps setting CMA-ES's
-    initial mean and covariance per stage (0: isotropic start at ``sigma0``); ``batch_size``:
+    initial mean and covariance per stage (0: isotropic start at ``sigma0``); ``star_index``
+    (n,) int: the stars' numbers in their random streams (default 0 … n-1; a part of a larger
+    set passes its rows' numbers, so that each star draws what it would in one call);
+    ``batch_size``:
     stars advancing together (their populations are evaluated in one ``predict`` call);
     ``checkpoint``: an .npz path where finished batches are saved, so that an interrupted fit
     resumes where it stopped (:mod:`phdl.fit.resume`; removed when the fit completes).
@@ -217,10 +233,17 @@ def fit_spectra(
     """
     max_iter = MAX_ITER if max_iter is None else max_iter
     _check_options(strategy, popsize, max_iter, tol, batch_size, sigma0)
+    if not fallback_chi2 > 0:
+        raise ValueError(f"fallback_chi2 must be > 0 (reduced χ²; inf: never): {fallback_chi2!r}")
     stage = StageOptions(max_iter=max_iter, tol=tol, popsize=popsize, scale_tol=bool(scale_tol))
-    options = FitOptions(strategy, seed, stage, sigma0=sigma0, gn_steps=gn_steps)
+    options = FitOptions(
+        strategy, seed, stage, sigma0=sigma0, gn_steps=gn_steps, fallback_chi2=fallback_chi2
+    )
     flux, ivar = on_model_grid(model.wavelength, wavelength, flux, ivar)
     n = len(flux)
+    ids = np.arange(n) if star_index is None else np.asarray(star_index, dtype=np.int64)
+    if ids.shape != (n,):
+        raise ValueError(f"star_index must have shape ({n},), got {ids.shape}")
     stages = [[index(name) for name in LABELS if name in group] for group in STRATEGIES[strategy]]
     n_fit = sum(len(s) for s in stages)
 
@@ -252,8 +275,9 @@ def fit_spectra(
             def show(active: int, stage: int, n_b: int = len(stars)) -> None:
                 bar.set_postfix(stage=stage + 1, running=f"{active}/{n_b}", refresh=False)
 
-            out = _fit_batch(model, flux[stars], ivar[stars], start[stars], stars, stages,
-                             options, show)  # fmt: skip
+            fit = _fit_batch_fast if strategy == "fast" else _fit_batch
+            out = fit(model, flux[stars], ivar[stars], start[stars], ids[stars], stages, options,
+                      show)  # fmt: skip
             ckpt.save(stars, *out)
             bar.update(len(stars))
     ckpt.remove()
@@ -284,6 +308,28 @@ def _fit_batch(model: SpectralModel, flux, ivar, start, stars, stages, options: 
     return current, res.chisq, n_iter, n_eval, [" | ".join(r) for r in reasons]
 
 
+def _fit_batch_fast(model: SpectralModel, flux, ivar, start, stars, stages, options, show):
+    """The fast strategy for one batch (:mod:`phdl.fit.fast`), with the two-stage CMA-ES for
+    the stars it leaves unconverged or above ``fallback_chi2``: (labels, chisq, n_iter, n_eval,
+    stop)."""
+    show(len(stars), 0)
+    res = levenberg_marquardt(model, flux, ivar, start, stages[0], tol=options.stage.tol)
+    stop = [f"lm:{why}" for why in res.stop]
+    redo = np.flatnonzero(
+        (res.chisq > options.fallback_chi2) | np.array([why != "converged" for why in res.stop])
+    )
+    if len(redo):
+        groups = [[index(n) for n in LABELS if n in g] for g in STRATEGIES["two-stage"]]
+        cma = _fit_batch(model, flux[redo], ivar[redo], res.labels[redo], stars[redo], groups,
+                         options, lambda n, s: show(n, s + 1))  # fmt: skip
+        res.labels[redo], res.chisq[redo] = cma[0], cma[1]
+        res.n_iter[redo] += cma[2]
+        res.n_eval[redo] += cma[3]
+        for i, why in zip(redo, cma[4], strict=True):
+            stop[i] += f" | fallback: {why}"
+    return res.labels, res.chisq, res.n_iter, res.n_eval, stop
+
+
 def _gauss_newton(model: SpectralModel, flux, ivar, labels, fit_idx, options: FitOptions):
     """CMA-ES's start from :func:`gauss_newton_start`: (labels, cov0, step0, evaluations); the
     step is ``start_sigmas`` geometric-mean σ of the covariance, capped at ``sigma0``."""
@@ -299,11 +345,13 @@ def _gauss_newton(model: SpectralModel, flux, ivar, labels, fit_idx, options: Fi
 def _quiet_names() -> Iterator[None]:
     """Silence astropy's advice to use only letters, digits and underscores in FITS column
     names: ours keep the paper's Table 4 spelling (``[Fe/H]``, ``[Mg/Fe]_err``), which FITS
-    allows."""
+    allows; and its complaint that the unit "dex" (Table 4's) is not a FITS standard unit."""
     from astropy.io.fits.verify import VerifyWarning
+    from astropy.units import UnitsWarning
 
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", "It is strongly recommended", VerifyWarning)
+        warnings.filterwarnings("ignore", "'dex' did not parse as fits unit", UnitsWarning)
         yield
 
 
@@ -343,6 +391,7 @@ def _table(ckpt: Checkpoint, status: np.ndarray, options: FitOptions) -> Table:
             "SCALETOL": bool(stage.scale_tol),
             "SIGMA0": float(options.sigma0),
             "GNSTEPS": int(options.gn_steps),
+            **({"FALLBACK": float(options.fallback_chi2)} if options.strategy == "fast" else {}),
         }
     )
     return table
