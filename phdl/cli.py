@@ -1,10 +1,10 @@
-"""Command line: ``phdl grid | train | fit | book``.
+"""Command line: ``phdl grid | train | fit | catalog | book``.
 
 Every subcommand is a pair in :data:`COMMANDS`: a function adding its arguments to an argparse
 subparser, and a handler ``(args) -> int``. Errors from the library (ValueError,
-FileNotFoundError, PermissionError) are printed as one line ``phdl: error: <message>`` on
-stderr with exit status 2, like argparse's own usage errors; an interrupt exits 130 and leaves
-resumable work in place.
+FileNotFoundError, PermissionError, ConnectionError) are printed as one line
+``phdl: error: <message>`` on stderr with exit status 2, like argparse's own usage errors; an
+interrupt exits 130 and leaves resumable work in place.
 """
 
 from __future__ import annotations
@@ -141,9 +141,11 @@ def _fit_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path, required=True, help="output label table (FITS)")
     p.add_argument(
         "--strategy",
-        choices=["two-stage", "full"],
+        choices=["two-stage", "full", "fast"],
         default="two-stage",
-        help="two-stage (Group I, then Group II; default) or full (28 labels at once)",
+        help="two-stage (CMA-ES on Group I, then Group II; default, the paper's), full (CMA-ES "
+        "on 28 labels at once) or fast (Levenberg-Marquardt on the emulator's Jacobian, with "
+        "two-stage CMA-ES for the stars it leaves unconverged or above the fallback chi2)",
     )
     p.add_argument("--seed", type=int, default=0, help="random seed of CMA-ES (default 0)")
     p.add_argument("--batch-size", type=int, default=64, help="stars fitted together (default 64)")
@@ -224,6 +226,68 @@ def _fit(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---------------------------------------------------------------- phdl catalog
+def _catalog_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", type=Path, required=True, help="emulator checkpoint (phdl train)")
+    p.add_argument(
+        "--spectra",
+        type=Path,
+        required=True,
+        help="an HDF5 spectra file (as phdl fit; optional datasets RA, DEC, SOURCEID, SPECID, "
+        "UQFLAG), a LAMOST FITS file or a folder of them, or a manifest (.csv/.ecsv/.txt) with "
+        "a 'path' column of FITS files and optional identifier columns",
+    )
+    p.add_argument("--out", type=Path, required=True, help="the catalogue (FITS, Table 4)")
+    p.add_argument(
+        "--scheduler",
+        default=None,
+        help="address of a running Dask scheduler (tcp://HOST:8786); default: a LocalCluster",
+    )
+    p.add_argument(
+        "--workers", type=int, default=0, help="LocalCluster workers (default 0: one per core)"
+    )
+    p.add_argument(
+        "--shard-size", type=int, default=64, help="spectra per task, written as one shard"
+    )
+    p.add_argument(
+        "--strategy",
+        choices=["fast", "two-stage", "full"],
+        default="fast",
+        help="fast (default: Levenberg-Marquardt, CMA-ES where it fails) or the paper's "
+        "two-stage CMA-ES (see phdl fit)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="random seed of CMA-ES (default 0)")
+    p.add_argument("--no-flags", action="store_true", help="errors only, no chi2-scan flags")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _catalog(args: argparse.Namespace) -> int:
+    from phdl.catalog import make_job, run_catalog
+    from phdl.grid import check_writable
+
+    for name in ("workers", "seed"):
+        if getattr(args, name) < 0:
+            raise ValueError(f"--{name} must be a non-negative integer, got {getattr(args, name)}")
+    if args.shard_size <= 0:
+        raise ValueError(f"--shard-size must be positive, got {args.shard_size}")
+    check_writable(args.out)
+    job = make_job(args.model, args.spectra, args.out, strategy=args.strategy, seed=args.seed,
+                   flags=not args.no_flags)  # fmt: skip
+    run = run_catalog(job, args.out, shard_size=args.shard_size, scheduler=args.scheduler,
+                      workers=args.workers or None, progress=not args.quiet)  # fmt: skip
+    print(f"phdl: {run.fitted} shards fitted, {run.skipped} already done", file=sys.stderr)
+    if run.failed:
+        first = min(run.failed)
+        print(
+            f"phdl: {len(run.failed)} shard(s) failed, e.g. shard {first}: {run.failed[first]}; "
+            "the finished shards are kept, rerun the same command to retry",
+            file=sys.stderr,
+        )
+        return 1
+    print(run.path)
+    return 0
+
+
 # ---------------------------------------------------------------- phdl book
 def _book_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
@@ -254,6 +318,7 @@ COMMANDS: dict[
     "grid": ("synthesize a training grid (resumable)", _grid_args, _grid),
     "train": ("train an emulator on a grid (resumable)", _train_args, _train),
     "fit": ("fit spectra with an emulator (CMA-ES, batched)", _fit_args, _fit),
+    "catalog": ("fit, errors and flags of many spectra on Dask", _catalog_args, _catalog),
     "book": ("execute the notebooks and build the book", _book_args, _book),
 }
 
@@ -261,7 +326,7 @@ COMMANDS: dict[
 def build_parser() -> argparse.ArgumentParser:
     """The ``phdl`` argument parser with one subparser per entry of :data:`COMMANDS`."""
     parser = argparse.ArgumentParser(
-        prog="phdl", description="PhDLspec companion: grid, train, fit, book"
+        prog="phdl", description="PhDLspec companion: grid, train, fit, catalog, book"
     )
     parser.add_argument("--version", action="version", version=f"phdl {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -277,7 +342,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.handler(args))
-    except (ValueError, FileNotFoundError, PermissionError) as exc:
+    except (ValueError, FileNotFoundError, PermissionError, ConnectionError) as exc:
         message = " ".join(str(exc).split()) or type(exc).__name__
         print(f"phdl: error: {message}", file=sys.stderr)
         return 2

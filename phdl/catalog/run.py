@@ -1,0 +1,158 @@
+"""``phdl catalog`` on Dask: shards of spectra fitted by workers, then merged into one catalogue.
+
+- The cluster: by default a ``distributed.LocalCluster`` with one single-threaded worker process
+  per core (``workers``); with ``scheduler`` ("tcp://host:8786") an existing cluster, where the
+  workers must see the same files (model, spectra, output folder) at the same paths.
+- The work: one task per shard of ``shard_size`` stars (:func:`phdl.catalog.shard.run_shard`),
+  submitted with ``retries``; a worker that dies loses its shard only, which the scheduler
+  runs again elsewhere. Finished shards (``<out>.shards/``) are skipped on a rerun; a shard of
+  another model, other options or other inputs stops the run (:class:`ShardMismatch`).
+- The result: the shards' rows, in input order, in one FITS table with Table 4's columns
+  (:mod:`phdl.catalog.table4`) and a header recording the model's SHA-256, the options and
+  the phdl version; written atomically.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from astropy.table import Table, vstack
+
+from phdl.cache import sha256_file
+from phdl.catalog.inputs import Shard, resolve, shards
+from phdl.catalog.shard import Job, finished, run_shard, shard_paths
+from phdl.catalog.table4 import write_units
+
+#: Seconds to wait for an existing scheduler before giving up.
+CONNECT_TIMEOUT = 10
+#: Retries of a shard whose task raised (a worker's death is retried by the scheduler itself).
+RETRIES = 2
+
+
+class SchedulerUnreachable(ConnectionError):
+    """No Dask scheduler answered at the given address."""
+
+
+@dataclass
+class CatalogRun:
+    """What :func:`run_catalog` did: the catalogue's ``path``, the shards ``fitted`` now and
+    ``skipped`` (finished before), the ``dashboard`` link and the ``failed`` shards' errors."""
+
+    path: Path | None
+    fitted: int
+    skipped: int
+    dashboard: str
+    failed: dict[int, str]
+
+
+@contextmanager
+def connect(scheduler: str | None, workers: int | None) -> Iterator:
+    """A ``distributed.Client``: to ``scheduler`` if given (SchedulerUnreachable after
+    :data:`CONNECT_TIMEOUT` s), else to a new LocalCluster of ``workers`` single-threaded
+    worker processes (default: one per core), closed on exit."""
+    from distributed import Client, LocalCluster
+
+    if scheduler:
+        try:
+            client = Client(scheduler, timeout=f"{CONNECT_TIMEOUT}s")
+        except (OSError, TimeoutError, ValueError) as exc:
+            raise SchedulerUnreachable(
+                f"no Dask scheduler answered at {scheduler} within {CONNECT_TIMEOUT} s ({exc})"
+            ) from None
+        with client:
+            yield client
+        return
+    n = workers or os.cpu_count() or 1
+    with (
+        LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0",
+                     silence_logs=logging.ERROR) as cluster,
+        Client(cluster) as client,
+    ):  # fmt: skip
+        yield client
+
+
+def make_job(model, spectra, out, *, strategy="fast", seed=0, flags=True, batch_size=64) -> Job:
+    """The :class:`Job` for ``model`` (checkpoint path), ``spectra`` (``--spectra``) and the
+    catalogue ``out``: the shards go to ``<out>.shards/``."""
+    model = Path(model)
+    if not model.is_file():
+        raise FileNotFoundError(f"model checkpoint {model} not found")
+    out = Path(out)
+    shard_dir = out.with_name(out.name + ".shards")
+    return Job(str(model.resolve()), sha256_file(model), resolve(spectra),
+               str(shard_dir.resolve()), strategy, seed, flags, batch_size)  # fmt: skip
+
+
+def run_catalog(
+    job: Job,
+    out: str | os.PathLike[str],
+    *,
+    shard_size: int = 64,
+    scheduler: str | None = None,
+    workers: int | None = None,
+    progress: bool = True,
+) -> CatalogRun:
+    """Fit every shard of ``job`` not finished yet on a Dask cluster (module docstring), then
+    merge all shards into ``out``. Finished shards are checked before any work starts."""
+    from distributed import as_completed
+    from tqdm import tqdm
+
+    todo = shards(job.inputs.n, shard_size)
+    Path(job.shard_dir).mkdir(parents=True, exist_ok=True)
+    left = [s for s in todo if not finished(job, s)]
+    failed: dict[int, str] = {}
+    dashboard = ""
+    if left:
+        with connect(scheduler, workers) as client:
+            dashboard = client.dashboard_link or ""
+            print(f"phdl: Dask dashboard: {dashboard or 'none'}", file=sys.stderr)
+            futures = {
+                client.submit(run_shard, job, s, key=f"phdl-shard-{s.index}-{job.inputs_key()[:8]}",
+                              retries=RETRIES, pure=False): s
+                for s in left
+            }  # fmt: skip
+            with tqdm(total=len(todo), initial=len(todo) - len(left), unit="shard",
+                      desc="catalog", disable=not progress) as bar:  # fmt: skip
+                for future in as_completed(futures):
+                    if future.status == "error":
+                        failed[futures[future].index] = repr(future.exception())
+                    bar.update(1)
+    path = None if failed else merge(job, todo, out)
+    return CatalogRun(path, len(left) - len(failed), len(todo) - len(left), dashboard, failed)
+
+
+def merge(job: Job, todo: list[Shard], out: str | os.PathLike[str]) -> Path:
+    """The catalogue: every shard's rows in input order, one FITS table with the provenance
+    header (model, its SHA-256, options, phdl version, calibration "none")."""
+    from phdl import __version__
+    from phdl.fit import read_table, write_table
+
+    parts = [read_table(shard_paths(job.shard_dir, s.index)[0]) for s in todo]
+    table = vstack(parts, metadata_conflicts="silent") if parts else Table()
+    for key in ("SHARD", "FIRST"):
+        table.meta.pop(key, None)
+    table.meta.update(
+        {
+            "MODEL": Path(job.model_path).name,
+            "MODELSHA": job.model_sha256,
+            "PHDLVER": __version__,
+            "STRATEGY": job.strategy,
+            "SEED": int(job.seed),
+            "FLAGS": bool(job.flags),
+            "CALIB": "none",
+            "NSTARS": int(job.inputs.n),
+            "NSHARDS": len(todo),
+            "SPECTRA": Path(job.inputs.source).name,
+        }
+    )
+    table.meta["NBAD"] = int(np.sum(table["reason"] != "ok")) if len(table) else 0
+    path = write_table(table, out)
+    write_units(path)
+    return path
