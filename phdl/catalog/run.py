@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -98,9 +98,11 @@ def run_catalog(
     scheduler: str | None = None,
     workers: int | None = None,
     progress: bool = True,
+    task: Callable[[Job, Shard], str] = run_shard,
 ) -> CatalogRun:
     """Fit every shard of ``job`` not finished yet on a Dask cluster (module docstring), then
-    merge all shards into ``out``. Finished shards are checked before any work starts."""
+    merge all shards into ``out``. Finished shards are checked before any work starts.
+    ``task``: what a worker runs per shard (:func:`run_shard`; tests wrap it)."""
     from distributed import as_completed
     from tqdm import tqdm
 
@@ -114,7 +116,7 @@ def run_catalog(
             dashboard = client.dashboard_link or ""
             print(f"phdl: Dask dashboard: {dashboard or 'none'}", file=sys.stderr)
             futures = {
-                client.submit(run_shard, job, s, key=f"phdl-shard-{s.index}-{job.inputs_key()[:8]}",
+                client.submit(task, job, s, key=f"phdl-shard-{s.index}-{job.inputs_key()[:8]}",
                               retries=RETRIES, pure=False): s
                 for s in left
             }  # fmt: skip
