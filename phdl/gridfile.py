@@ -95,8 +95,11 @@ def _check_names(names: list[str], path: Path) -> None:
         return
     missing = [x for x in LABELS if x not in names]
     extra = [x for x in names if x not in LABELS]
+    repeated = sorted({x for x in names if names.count(x) > 1})
     if missing or extra:
         why = f"missing {missing}, unexpected {extra}"
+    elif repeated:
+        why = f"repeated {repeated}"
     else:
         k = next(i for i, (a, b) in enumerate(zip(names, LABELS, strict=True)) if a != b)
         why = f"same labels in another order (position {k}: {names[k]!r}, expected {LABELS[k]!r})"
