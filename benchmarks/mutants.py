@@ -50,7 +50,10 @@ MODULES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "gridfile": (("phdl/gridfile.py",), ("tests/test_grid.py",)),
     "io": (("phdl/io",), ("tests/test_io_lamost.py", "tests/test_normalization.py")),
     "uncertainty": (("phdl/uncertainty.py",), ("tests/test_uncertainty.py",)),
-    "fit": (("phdl/fit",), ("tests/test_fit.py", "tests/test_protocol.py")),
+    "fit": (
+        ("phdl/fit",),
+        ("tests/test_fit.py", "tests/test_fit_fast.py", "tests/test_protocol.py"),
+    ),
 }
 
 # mutmut's statuses, in the order of the report

@@ -102,6 +102,17 @@ def test_jacobian_matches_central_differences(config, labels):
         np.testing.assert_allclose(jac[:, m], fd, rtol=0, atol=1e-6 * scale)
 
 
+@pytest.mark.parametrize("config", [TINY, MLPConfig(hidden=20)], ids=["transformer", "mlp"])
+def test_predict_and_jacobian_for_some_labels(config, labels):
+    """One pass gives predict's flux and the chosen columns of jacobian, in their order."""
+    emu = _emulator(config, 2).double()
+    which = [28, 0, 3]
+    flux, jac = emu.predict_and_jacobian(labels, which)
+    np.testing.assert_allclose(flux, emu.predict(labels), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(jac, emu.jacobian(labels)[:, which], rtol=0, atol=1e-12)
+    assert jac.shape == (len(labels), 3, N_PIX)
+
+
 @pytest.mark.parametrize("config", [TINY, MLPConfig(hidden=12)], ids=["transformer", "mlp"])
 def test_manual_forward_mode_matches_torch_func(config):
     torch.manual_seed(1)

@@ -310,8 +310,9 @@ def _fit_batch(model: SpectralModel, flux, ivar, start, stars, stages, options: 
 
 def _fit_batch_fast(model: SpectralModel, flux, ivar, start, stars, stages, options, show):
     """The fast strategy for one batch (:mod:`phdl.fit.fast`), with the two-stage CMA-ES for
-    the stars it leaves unconverged or above ``fallback_chi2``: (labels, chisq, n_iter, n_eval,
-    stop)."""
+    the stars it leaves unconverged or above ``fallback_chi2`` (started at the Levenberg–
+    Marquardt result, which is kept where CMA-ES ends no lower): (labels, chisq, n_iter,
+    n_eval, stop)."""
     show(len(stars), 0)
     res = levenberg_marquardt(model, flux, ivar, start, stages[0], tol=options.stage.tol)
     stop = [f"lm:{why}" for why in res.stop]
@@ -322,11 +323,12 @@ def _fit_batch_fast(model: SpectralModel, flux, ivar, start, stars, stages, opti
         groups = [[index(n) for n in LABELS if n in g] for g in STRATEGIES["two-stage"]]
         cma = _fit_batch(model, flux[redo], ivar[redo], res.labels[redo], stars[redo], groups,
                          options, lambda n, s: show(n, s + 1))  # fmt: skip
-        res.labels[redo], res.chisq[redo] = cma[0], cma[1]
+        better = cma[1] < res.chisq[redo]  # CMA-ES keeps its best sample, not its start
+        res.labels[redo[better]], res.chisq[redo[better]] = cma[0][better], cma[1][better]
         res.n_iter[redo] += cma[2]
         res.n_eval[redo] += cma[3]
-        for i, why in zip(redo, cma[4], strict=True):
-            stop[i] += f" | fallback: {why}"
+        for i, why, b in zip(redo, cma[4], better, strict=True):
+            stop[i] += f" | fallback: {why}" + ("" if b else " (kept lm)")
     return res.labels, res.chisq, res.n_iter, res.n_eval, stop
 
 
