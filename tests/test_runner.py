@@ -19,6 +19,7 @@ PROSE_PAGES = [
     "book/paper_map",
     "book/real_data",
     "book/teaching",
+    "book/catalog",
 ]
 PROFILES = ["tiny", "quick", "full"]
 
