@@ -211,14 +211,23 @@ def flags(
         values, chi = chi2_scan(model, flux, ivar, best, name, n_points)
         ref, edge = scan_minimum(values, chi, refine)
         s = scale(best[:, j], lo[j], hi[j])
-        diff = np.abs(best[:, j] - ref)
-        out[:, c] |= np.where((s <= 1e-9) | (s >= 1.0 - 1e-9), F1, 0)
-        out[:, c] |= np.where(edge, F2, 0)
-        sig = err[:, c]
-        out[:, c] |= np.where(~np.isfinite(sig) | (diff > 3.0 * sig), F3, 0)
-        if UNITS[name] == "dex":
-            out[:, c] |= np.where(diff >= F4_DEX, F4, 0)
+        out[:, c] = flag_bits(name, s, edge, np.abs(best[:, j] - ref), err[:, c])
     return out
+
+
+def flag_bits(
+    name: str, scaled: np.ndarray, edge: np.ndarray, diff: np.ndarray, sigma: np.ndarray
+) -> np.ndarray:
+    """The four bits of :func:`flags` for one label ``name`` over n stars: ``scaled`` (n,) the
+    fitted value in scaled units (Eq. 25), ``edge`` (n,) whether the scan's minimum is at an
+    end of the range, ``diff`` (n,) |fit − scan minimum| and ``sigma`` (n,) the error, both
+    in the label's physical unit."""
+    out = np.where((scaled <= 1e-9) | (scaled >= 1.0 - 1e-9), F1, 0)
+    out |= np.where(edge, F2, 0)
+    out |= np.where(~np.isfinite(sigma) | (diff > 3.0 * sigma), F3, 0)
+    if UNITS[name] == "dex":
+        out |= np.where(diff >= F4_DEX, F4, 0)
+    return out.astype(np.int64)
 
 
 _quality_flags = flags  # add_uncertainties has a parameter named ``flags``
@@ -242,7 +251,7 @@ def add_uncertainties(
     model: SpectralModel,
     flux: np.ndarray,
     ivar: np.ndarray,
-    flags: bool = True,
+    flags: bool | str = True,
     *,
     wavelength: np.ndarray | None = None,
     labels_fitted: Sequence[str] | None = None,
@@ -255,8 +264,14 @@ def add_uncertainties(
 
     ``flux``, ``ivar`` (n, n_pix) as fitted (on ``wavelength`` if given, else the model's grid).
     ``jacobian``: "autograd" (``model.jacobian``), "fd" (:func:`jacobian_fd`) or "auto" (the
-    model's own if it has one). Stars whose ``status`` is not "ok" get NaN errors, flag -1.
+    model's own if it has one). ``flags``: True or "full" (the paper's 50-point scans,
+    :func:`flags`), "screen" (full scans only where a coarse one needs them,
+    :func:`phdl.screen.screened_flags`) or False (no flags); recorded as ``FLAGSCAN`` in the
+    table's meta. Stars whose ``status`` is not "ok" get NaN errors, flag -1.
     """
+    mode = {True: "full", "full": "full", "screen": "screen", False: None}.get(flags, "bad")
+    if mode == "bad":
+        raise ValueError(f"flags must be True, False, 'full' or 'screen', got {flags!r}")
     names = list(FITTED if labels_fitted is None else labels_fitted)
     if wavelength is not None:
         flux, ivar = on_model_grid(model.wavelength, wavelength, flux, ivar)
@@ -272,6 +287,7 @@ def add_uncertainties(
         raise ValueError(f"jacobian must be 'auto', 'autograd' or 'fd', got {jacobian!r}")
     use_autograd = jacobian == "autograd" or (jacobian == "auto" and hasattr(model, "jacobian"))
     err = np.full((n, len(names)), np.nan)
+    flag = np.full((n, len(names)), -1, dtype=np.int64)
     idx = np.flatnonzero(ok)
     for b in range(0, len(idx), batch_stars):
         stars = idx[b : b + batch_stars]
@@ -281,14 +297,21 @@ def add_uncertainties(
             else jacobian_fd(model, best[stars])
         )
         err[stars] = formal_errors(covariance(jac, w[stars], names))
+        if mode == "screen":
+            from phdl.screen import screened_flags
+
+            jac_k = jac[:, [index(name) for name in names]]
+            flag[stars] = screened_flags(model, f[stars], w[stars], best[stars], err[stars],
+                                         jac_k, names)[0]  # fmt: skip
     chisq = np.asarray(table["Chisq"], dtype=np.float64)
     err_scaled = scaled_errors(err, chisq)
-    flag = np.full((n, len(names)), -1, dtype=np.int64)
-    if flags and len(idx):
+    if mode == "full" and len(idx):
         flag[idx] = _quality_flags(model, f[idx], w[idx], best[idx], err[idx], names)
+    if mode:
+        table.meta["FLAGSCAN"] = mode
     for c, name in enumerate(names):
         cols = [(f"{name}_err", err[:, c]), (f"{name}_err_scaled", err_scaled[:, c])]
-        if flags:
+        if mode:
             cols.append((f"{name}_flag", flag[:, c]))
         at = table.index_column(name) + 1
         for k, (col, values) in enumerate(cols):

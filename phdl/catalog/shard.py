@@ -46,7 +46,8 @@ class Job:
 
     def options(self) -> dict:
         """What decides a shard's rows besides the model and the inputs (in the sidecar)."""
-        return {"strategy": self.strategy, "seed": int(self.seed), "flags": bool(self.flags)}
+        flags = "screen" if self.flags else "none"  # phdl.screen: full scans where needed
+        return {"strategy": self.strategy, "seed": int(self.seed), "flags": flags}
 
     def inputs_key(self) -> str:
         """SHA-256 of what the inputs name (the source, the files and the star count)."""
@@ -121,7 +122,7 @@ def fit_rows(job: Job, model, shard: Shard):
     fit = fit_spectra(model, model.wavelength, flux, ivar, strategy=job.strategy, seed=job.seed,
                       star_index=np.arange(shard.start, shard.stop), batch_size=job.batch_size,
                       progress=False)  # fmt: skip
-    add_uncertainties(fit, model, flux, ivar, flags=job.flags)
+    add_uncertainties(fit, model, flux, ivar, flags="screen" if job.flags else False)
     ids = {name: values[shard.start : shard.stop] for name, values in job.inputs.ids.items()}
     return table4(fit, ids, reasons)
 
