@@ -64,8 +64,8 @@ STRATEGIES: dict[str, tuple[tuple[str, ...], ...]] = {
     "fast": (FITTED,),
 }
 #: Fast strategy: stars whose reduced χ² after Levenberg–Marquardt exceeds this (or whose fit
-#: did not converge) are refitted with the two-stage CMA-ES, from the Levenberg–Marquardt
-#: result. How it was chosen (on training stars, not test stars) is in BENCHMARKS.md.
+#: ran out of iterations) are refitted with the two-stage CMA-ES, from the Levenberg–Marquardt
+#: result ("stalled", no damped step lowers χ², is a minimum). How it was chosen (on training stars, not test stars) is in BENCHMARKS.md.
 FALLBACK_CHI2 = 3.0
 #: Starting-bank grid: cells in Teff, logg, [Fe/H].
 BANK_SHAPE: tuple[int, int, int] = (8, 6, 6)
@@ -209,7 +209,7 @@ def fit_spectra(
     model's (linear interpolation, with a :class:`~phdl.fit.spectra.ResampleWarning`).
     ``strategy``: "two-stage" (Group I, then Group II), "full" (28 labels at once) or "fast"
     (Levenberg–Marquardt on the model's Jacobian, :mod:`phdl.fit.fast`; stars left with a
-    reduced χ² above ``fallback_chi2``, or not converged, are refitted two-stage);
+    reduced χ² above ``fallback_chi2``, or out of iterations, are refitted two-stage);
     ``init`` (n, 34) physical: start and held values (see the module docstring);
     ``held`` (n, 34) or (34,) physical: values of the six unfitted labels only (other columns
     ignored), overriding the default or ``init`` for them;
@@ -317,7 +317,7 @@ def _fit_batch_fast(model: SpectralModel, flux, ivar, start, stars, stages, opti
     res = levenberg_marquardt(model, flux, ivar, start, stages[0], tol=options.stage.tol)
     stop = [f"lm:{why}" for why in res.stop]
     redo = np.flatnonzero(
-        (res.chisq > options.fallback_chi2) | np.array([why != "converged" for why in res.stop])
+        (res.chisq > options.fallback_chi2) | np.array([why == "maxiter" for why in res.stop])
     )
     if len(redo):
         groups = [[index(n) for n in LABELS if n in g] for g in STRATEGIES["two-stage"]]
