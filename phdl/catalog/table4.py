@@ -1,15 +1,15 @@
-"""The catalogue's columns: the paper's Table 4, in its order and with its units.
+"""The catalogue's columns: the paper's Table 4 (:data:`phdl.paper.TABLE4_COLUMNS`), in its order,
+with units in the FITS header.
 
-RA, DEC (deg, J2000), SOURCEID (Gaia DR3), SPECID (obsdate-planid-spid-fiberid), UQFLAG (1 unique,
-> 1 repeat visits), Teff, Teff_err, logg, logg_err, [Fe/H], [Fe/H]_err, then for each of the 25
-fitted [X/Fe] (Group I, then Group II, in :data:`phdl.labels.LABELS` order) [X/Fe], [X/Fe]_err,
-[X/Fe]_flag; Chisq; and each [X/Fe]_uncali (before calibration). phdl adds ``reason`` at the end
-("ok" for a fitted star; otherwise why it was not fitted: its flags are then -1). The units go
-into the FITS header as TUNITn (:func:`write_units`): "dex" is not one of the FITS standard's
-units, so astropy's own unit writing would drop it.
+The columns are :func:`phdl.paper.table4_names`: RA, DEC (deg, J2000), SOURCEID (Gaia DR3),
+SPECID (obsdate-planid-spid-fiberid), UQFLAG (1 unique, > 1 repeat visits), Teff, Teff_err,
+logg, logg_err, [Fe/H], [Fe/H]_err, each [X/Fe], each [X/Fe]_err, each [X/Fe]_flag, Chisq, each
+[X/Fe]_uncali, for the 25 elements of the catalogue in the paper's order. phdl adds ``reason``
+at the end ("ok" for a fitted star; otherwise why it was not fitted: its flags are then -1).
 
 Errors are the χ²-scaled ones (Eq. 21). Until a calibration is applied, [X/Fe] equals
-[X/Fe]_uncali.
+[X/Fe]_uncali. The units go into the header as TUNITn (:func:`write_units`): "dex" is not one
+of the FITS standard's units, so astropy's own unit writing would drop it.
 """
 
 from __future__ import annotations
@@ -18,35 +18,41 @@ import numpy as np
 from astropy.table import Table
 
 from phdl.catalog.inputs import ID_COLUMNS
-from phdl.fit import FITTED
 from phdl.labels import UNITS
+from phdl.paper import CATALOG_ELEMENTS, table4_names
 
-#: The 25 fitted abundance ratios, in Table 4's order.
-XFE: tuple[str, ...] = tuple(n for n in FITTED if n.endswith("/Fe]"))
+#: The catalogue's 25 abundance ratios, in the paper's order.
+XFE: tuple[str, ...] = tuple(f"[{e}/Fe]" for e in CATALOG_ELEMENTS)
 #: Table 4's stellar-parameter labels.
 PARAMS: tuple[str, ...] = ("Teff", "logg", "[Fe/H]")
-_ID_UNITS = {"RA": "deg", "DEC": "deg"}
 
 
 def columns() -> list[str]:
-    """Table 4's column names in order, then ``reason``."""
-    cols = list(ID_COLUMNS)
-    for name in PARAMS:
-        cols += [name, f"{name}_err"]
-    for name in XFE:
-        cols += [name, f"{name}_err", f"{name}_flag"]
-    return [*cols, "Chisq", *(f"{n}_uncali" for n in XFE), "reason"]
+    """Table 4's column names in order (:func:`phdl.paper.table4_names`), then ``reason``."""
+    return [*table4_names(), "reason"]
 
 
 def units() -> dict[str, str]:
     """The unit of each column that has one (FITS TUNITn): deg, K, dex."""
-    out = dict(_ID_UNITS)
+    out = {"RA": "deg", "DEC": "deg"}
     for name in (*PARAMS, *XFE):
-        unit = UNITS[name]
-        out[name] = out[f"{name}_err"] = unit
+        out[name] = out[f"{name}_err"] = UNITS[name]
         if name in XFE:
-            out[f"{name}_uncali"] = unit
+            out[f"{name}_uncali"] = UNITS[name]
     return out
+
+
+def _fit_column(fit: Table, name: str) -> np.ndarray:
+    """One Table 4 column from a fit table with errors and flags."""
+    n = len(fit)
+    if name.endswith("_uncali"):
+        return np.asarray(fit[name.removesuffix("_uncali")], dtype=np.float64)
+    if name.endswith("_err"):
+        col = name.removesuffix("_err") + "_err_scaled"
+        return np.asarray(fit[col], np.float64) if col in fit.colnames else np.full(n, np.nan)
+    if name.endswith("_flag"):
+        return np.asarray(fit[name], np.int64) if name in fit.colnames else np.full(n, -1)
+    return np.asarray(fit[name], dtype=np.float64)
 
 
 def table4(fit: Table, ids: dict[str, np.ndarray], reasons: list[str]) -> Table:
@@ -57,24 +63,19 @@ def table4(fit: Table, ids: dict[str, np.ndarray], reasons: list[str]) -> Table:
     n = len(fit)
     status = [str(s) for s in fit["status"]] if "status" in fit.colnames else ["ok"] * n
     why = [r or s for r, s in zip(reasons, status, strict=True)]
+    bad = np.asarray([w != "ok" for w in why], dtype=bool)
     out = Table()
-    for name, empty in ID_COLUMNS.items():
-        values = ids.get(name, np.full(n, empty))
-        out[name] = np.asarray(values, dtype=str if isinstance(empty, str) else None)
-    for name in PARAMS:
-        out[name] = np.asarray(fit[name], dtype=np.float64)
-        out[f"{name}_err"] = _column(fit, f"{name}_err_scaled", np.nan, np.float64)
-    for name in XFE:
-        out[name] = np.asarray(fit[name], dtype=np.float64)
-        out[f"{name}_err"] = _column(fit, f"{name}_err_scaled", np.nan, np.float64)
-        out[f"{name}_flag"] = _column(fit, f"{name}_flag", -1, np.int64)
-    out["Chisq"] = np.asarray(fit["Chisq"], dtype=np.float64)
-    for name in XFE:
-        out[f"{name}_uncali"] = np.asarray(fit[name], dtype=np.float64)
-    out["reason"] = np.asarray(why, dtype=str)
-    bad = np.asarray([w != "ok" for w in why])
-    for name in XFE:
-        out[f"{name}_flag"][bad] = -1
+    for name in columns():
+        if name in ID_COLUMNS:
+            empty = ID_COLUMNS[name]
+            values = ids.get(name, np.full(n, empty))
+            out[name] = np.asarray(values, dtype=str if isinstance(empty, str) else None)
+        elif name == "reason":
+            out[name] = np.asarray(why, dtype=str)
+        else:
+            out[name] = _fit_column(fit, name)
+            if name.endswith("_flag"):
+                out[name][bad] = -1
     return out
 
 
