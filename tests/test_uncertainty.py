@@ -596,3 +596,97 @@ def test_good_fractions_unfitted_column_and_one_star():
     assert good_fractions(np.array([0, 4]), ["Teff", "logg"]) == {"Teff": 1.0, "logg": 0.0}
     with pytest.raises(ValueError, match="flag_array has 2 columns but 3 names"):
         good_fractions(np.zeros((1, 2)), ["Teff", "logg", "vmic"])
+
+
+# ---------------------------------------------------------------- order, precision, batching
+def test_covariance_singular_star_first_does_not_stop_the_others():
+    jac, s = _unit_jacobian()
+    zero = jac.copy()
+    zero[index("[Eu/Fe]")] = 0.0  # no sensitivity
+    twin = jac.copy()
+    twin[index("logg")] = 2.0 * twin[index("Teff")]  # collinear
+    cov = covariance(np.stack([zero, twin, jac, zero]), np.ones((4, jac.shape[1])))
+    assert np.all(np.isnan(cov[[0, 1, 3]]))
+    assert np.allclose(np.diagonal(cov[2]), 1.0 / s**2, rtol=1e-12)
+
+
+def test_covariance_is_exactly_symmetric(lin, star):
+    # a covariance matrix is symmetric; the raw inverse of a 28 x 28 matrix is so only to rounding
+    ivar = np.random.default_rng(5).uniform(0.5, 2.0, (1, 200)) * IVAR
+    cov = covariance(lin.jacobian(star), ivar)
+    assert np.array_equal(cov, np.swapaxes(cov, 1, 2))
+
+
+def test_float32_inputs_are_computed_in_float64(lin, star):
+    """χ² and covariances from float32 catalogue columns, a float32 emulator's Jacobian: the
+    results are float64 (jacobian_autograd's documented dtype) and as precise as from float64."""
+
+    class Float32Model(_NoJacobian):
+        def jacobian(self, labels, wavelength=None):
+            return self._m.jacobian(labels, wavelength).astype(np.float32)
+
+    jac = jacobian_autograd(Float32Model(lin), star)
+    assert jac.dtype == np.float64
+    assert np.array_equal(jac, lin.jacobian(star).astype(np.float32).astype(np.float64))
+    out = scaled_errors(np.ones((1, 2)), np.array([2.0], dtype=np.float32))
+    assert out.dtype == np.float64 and np.all(out == np.sqrt(2.0))
+    err = formal_errors(np.diag([2.0, 3.0]).astype(np.float32)[None])
+    assert err.dtype == np.float64 and np.array_equal(err[0], np.sqrt([2.0, 3.0]))
+
+
+def test_chi2_scan_batches_rows_and_accepts_integer_labels(lin):
+    truth = np.rint(np.atleast_2d(np.asarray(solar(5600.0, 4.0, 1.0, 0.0))))
+    labels = np.repeat(truth, 5, 0)
+    flux = lin.predict(labels)
+    ivar = np.full_like(flux, IVAR)
+    start = len(lin.rows)
+    values, chi = chi2_scan(lin, flux, ivar, labels, "[Fe/H]", n_points=4, batch_stars=2)
+    assert lin.rows[start:] == [8, 8, 4]  # 2, 2 and 1 stars, 4 points each
+    ints = labels.astype(np.int64)  # whole-number labels given as integers: same scan
+    v2, chi_int = chi2_scan(lin, flux, ivar, ints, "[Fe/H]", n_points=4, batch_stars=2)
+    assert np.array_equal(v2, values) and np.allclose(chi_int, chi, rtol=1e-12)
+    assert np.allclose(values[0], [-4.0, -2.5, -1.0, 0.5])
+
+
+def test_flags_uses_its_n_points_for_the_scan(lin, star):
+    ca = index("[Ca/Fe]")
+    truth = star.copy()
+    truth[0, ca] = lin.label_min[ca] + 0.1 * (lin.label_max[ca] - lin.label_min[ca])
+    flux = lin.predict(truth)
+    ivar = np.full_like(flux, IVAR)
+    # 3 points (scaled 0, 0.5, 1): the lowest is the end point 0; 50 points: inside
+    assert flags(lin, flux, ivar, truth, [[HUGE]], ["[Ca/Fe]"], n_points=3)[0, 0] & F2
+    assert flags(lin, flux, ivar, truth, [[HUGE]], ["[Ca/Fe]"])[0, 0] == 0
+
+
+def test_scan_minimum_of_two_tied_lowest_points_is_their_midpoint():
+    # the parabola through (-1, 4), (0, 0.3), (1, 0.3) has its vertex at 0.5, half a step
+    best, edge = scan_minimum(np.arange(5.0) - 2.0, np.array([9.0, 4.0, 0.3, 0.3, 9.0]))
+    assert best[0] == 0.5 and not edge[0]
+
+
+def test_good_fractions_of_an_unfitted_label_warns_nothing():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = good_fractions(np.array([[-1], [-1]]), ["[Eu/Fe]"])
+    assert np.isnan(out["[Eu/Fe]"])
+
+
+def test_add_uncertainties_default_batch_status_and_no_scans_without_flags(lin, star):
+    labels = np.repeat(star, 33, 0)
+    flux = lin.predict(labels)
+    ivar = np.full_like(flux, IVAR)
+    spy = _TwiceJacobian(lin)
+    calls = lin.calls
+    table = add_uncertainties(_table(labels, np.ones(33)), spy, flux, ivar, flags=False)
+    assert spy.jac_rows == [32, 1]  # 32 stars per Jacobian call by default
+    assert lin.calls == calls  # flags=False: no χ² scan, no predict call
+    assert np.all(np.isfinite(table["Teff_err"]))
+    # status "ok" does not rescue a star without finite labels
+    labels = np.repeat(star, 2, 0)
+    labels[1, index("[Fe/H]")] = np.nan
+    table = _table(labels, [1.0, 1.0], ["ok", "ok"])
+    add_uncertainties(table, lin, lin.predict(np.repeat(star, 2, 0)), ivar[:2])
+    assert table["[Mg/Fe]_flag"].tolist() == [0, -1] and np.isnan(table["[Mg/Fe]_err"][1])
