@@ -64,8 +64,10 @@ def _header_z(header) -> float | None:
 def read_lamost_file(
     path: str | os.PathLike[str],
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float | None]:
-    """One LAMOST file: (wavelength (n_pix,) vacuum Å heliocentric, flux (n_pix,) as stored,
-    ivar (n_pix,) with the and-mask and bad pixels set to 0, header redshift z or None).
+    """One LAMOST file: (wavelength (n_pix,) vacuum Å heliocentric, flux (n_pix,) as stored but
+    0 at masked pixels, ivar (n_pix,) with the and-mask and bad pixels set to 0, header
+    redshift z or None). DR1–7 images have 3 to 5 rows (flux, ivar, wavelength, and-mask,
+    or-mask); the masks, like DR8+'s ANDMASK and ORMASK columns, are optional.
 
     FileNotFoundError if missing; ValueError naming the file and the missing column or the
     wrong shape.
