@@ -70,8 +70,15 @@ def _hdf5(path: Path) -> Inputs:
     except OSError as exc:
         raise ValueError(f"{path} cannot be read as HDF5 spectra: {exc}") from None
     with h5:
-        if "flux" not in h5:
-            raise ValueError(f"{path} lacks the dataset 'flux' of phdl's spectra layout")
+        missing = [k for k in ("wavelength", "flux", "ivar") if k not in h5]
+        if missing:
+            raise ValueError(f"{path} lacks dataset(s) {missing} of phdl's spectra layout")
+        shapes = [h5[k].shape for k in ("wavelength", "flux", "ivar")]
+        if shapes[1] != shapes[2] or shapes[1][-1:] != shapes[0] or len(shapes[0]) != 1:
+            raise ValueError(
+                f"{path}: wavelength {shapes[0]}, flux {shapes[1]} and ivar {shapes[2]} do not "
+                "match; expected (n_pix,), (n, n_pix), (n, n_pix)"
+            )
         n = h5["flux"].shape[0] if h5["flux"].ndim == 2 else 1
         ids = _empty_ids(n)
         for name in ID_COLUMNS:
@@ -158,6 +165,18 @@ def header_ids(path: Path) -> dict[str, object]:
     }
 
 
+def _hdf5_rows(path: str, start: int, stop: int) -> tuple[np.ndarray, ...]:
+    """wavelength, and flux and ivar rows ``start:stop`` of an HDF5 spectra file (only those
+    rows are read: a shard never loads the whole file)."""
+    import h5py
+
+    with h5py.File(path, "r") as h5:
+        wl = np.asarray(h5["wavelength"][()], dtype=np.float64)
+        rows = [np.atleast_2d(np.asarray(h5[k][start:stop] if h5[k].ndim == 2 else h5[k][()],
+                                         dtype=np.float64)) for k in ("flux", "ivar")]  # fmt: skip
+    return wl, rows[0], rows[1]
+
+
 def read_shard(
     inputs: Inputs, shard: Shard, wavelength: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, list[str]]:
@@ -165,7 +184,7 @@ def read_shard(
     one reason per star ("" if it was read; else why not, and its spectrum is all masked)."""
     import warnings
 
-    from phdl.fit import ResampleWarning, on_model_grid, read_spectra
+    from phdl.fit import ResampleWarning, on_model_grid
     from phdl.io import LamostWarning, read_lamost
 
     m = shard.stop - shard.start
@@ -176,11 +195,8 @@ def read_shard(
         warnings.simplefilter("ignore", ResampleWarning)
         warnings.simplefilter("ignore", LamostWarning)
         if inputs.kind == "hdf5":
-            spec = read_spectra(inputs.source)
-            rows = slice(shard.start, shard.stop)
-            flux[:], ivar[:] = on_model_grid(
-                wavelength, spec.wavelength, spec.flux[rows], spec.ivar[rows]
-            )
+            wl, f, w = _hdf5_rows(inputs.source, shard.start, shard.stop)
+            flux[:], ivar[:] = on_model_grid(wavelength, wl, f, w)
             return flux, ivar, reasons
         for i, path in enumerate(inputs.files[shard.start : shard.stop]):
             try:
