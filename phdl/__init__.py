@@ -14,9 +14,14 @@ The package, in the order the data flows (labels -> engine -> grid -> emulator -
 - ``evaluate``    how well an emulator reproduces spectra and gradient spectra
 - ``observe``     simulated observations: a S/N per star and Gaussian noise
 - ``fit/``        χ² (Eq. 15, ``fit.spectra``), batched CMA-ES (``fit.cmaes``), the two-stage
-                  strategy (``fit.fitting``), finite-difference Jacobians (Eq. 20, ``fit.linear``)
+                  strategy (``fit.fitting``), finite-difference Jacobians (Eq. 20, ``fit.linear``),
+                  the fast strategy: Levenberg–Marquardt on the model's Jacobian (``fit.fast``)
 - ``uncertainty`` covariance and errors (Eq. 16–21), quality flags from χ² scans
+- ``screen``      the same flags at catalogue cost: full scans only where a coarse one needs them
+- ``catalog/``    ``phdl catalog``: fit, errors and flags over shards on dask.distributed; the
+                  Table 4 file
 - ``recovery``    how well fitted labels recover the truth; the Cramér–Rao bound
+- ``strategies``  fitting strategies side by side: σ, bias, χ² and cost
 - ``io/``         real data: LAMOST spectra, normalized as the grid (Eq. 22–24)
 - ``paper``       the paper's numbers the book quotes; Tables 1–3 (Table 2: the Eq. 27 coefficients)
 - ``plots/``      one function per paper figure
@@ -27,7 +32,7 @@ The package, in the order the data flows (labels -> engine -> grid -> emulator -
                   shown once
 - ``runner``      papermill execution of the chapters and the book build
 - ``atomic``      atomic file writes (a temporary name, then rename)
-- ``cli``         ``phdl grid | train | fit | book``
+- ``cli``         ``phdl grid | train | fit | catalog | book``
 """
 
 __version__ = "0.1.0"
