@@ -696,12 +696,6 @@ def test_a_failing_shard_exits_1_keeps_the_others_and_a_rerun_finishes(
     assert list(read_table(out)["SOURCEID"]) == list(SOURCEIDS)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="make_job resolves the model and the shard folder but keeps --spectra as given: a "
-    "relative path reaches --scheduler workers relative to their own working directory, and "
-    "the same spectra named by an absolute path on a rerun are refused as other inputs",
-)
 def test_spectra_named_relatively_or_absolutely_are_the_same_inputs(data, tmp_path, monkeypatch):
     monkeypatch.chdir(data.h5.parent)
     out = tmp_path / "c.fits"
@@ -716,12 +710,23 @@ def test_spectra_named_relatively_or_absolutely_are_the_same_inputs(data, tmp_pa
     assert (run.fitted, run.skipped) == (0, 3)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="run_shard does not create <out>.shards/ (only run_catalog does): a shard run on its "
-    "own, or by a worker of --scheduler before the client made the folder, fails with "
-    "FileNotFoundError on astropy's temporary file",
-)
+def test_changed_spectra_are_not_mixed_with_shards_of_the_old(data, tmp_path):
+    """The same file name and star count but new content (another size or time): refused."""
+    import shutil
+
+    h5 = tmp_path / "s.h5"
+    shutil.copy(data.h5, h5)
+    out = tmp_path / "c.fits"
+    job = make_job(data.a, h5, out, strategy="fast", flags=False)
+    with _one_thread():
+        run_shard(job, shards(N_STARS, 4)[0])
+    stat = os.stat(h5)
+    os.utime(h5, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    again = make_job(data.a, h5, out, strategy="fast", flags=False)
+    with pytest.raises(ShardMismatch, match="inputs"):
+        run_catalog(again, out, shard_size=4, progress=False)
+
+
 def test_run_shard_alone_creates_the_shard_folder(data, tmp_path):
     job = make_job(data.a, data.h5, tmp_path / "c.fits", strategy="fast", flags=False)
     with _one_thread():

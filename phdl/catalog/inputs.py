@@ -17,6 +17,8 @@ a star that cannot be read gets an all-masked spectrum and its reason.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,13 +35,24 @@ MANIFEST_SUFFIXES = (".csv", ".ecsv", ".txt")
 @dataclass(frozen=True)
 class Inputs:
     """The stars to fit: ``kind`` "hdf5" (rows of ``source``) or "fits" (the ``files``), and
-    ``ids``: Table 4's identifier columns per star (missing values as in :data:`ID_COLUMNS`)."""
+    ``ids``: Table 4's identifier columns per star (missing values as in :data:`ID_COLUMNS`).
+    Paths are absolute. ``key``: SHA-256 of what the inputs are (kind, paths, star count, and
+    each file's size and modification time), so that shards of changed spectra are not
+    reused."""
 
     kind: str
     source: str
     files: tuple[str, ...] = ()
     ids: dict[str, np.ndarray] = field(default_factory=dict)
     n: int = 0
+    key: str = ""
+
+
+def _key(kind: str, source: str, files: tuple[str, ...], n: int) -> str:
+    stats = [(p, os.stat(p).st_size, os.stat(p).st_mtime_ns) if os.path.exists(p) else (p,)
+             for p in (files or (source,))]  # fmt: skip
+    blob = json.dumps([kind, source, n, stats])
+    return hashlib.sha256(blob.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -87,7 +100,7 @@ def _hdf5(path: Path) -> Inputs:
                 if values.shape != (n,):
                     raise ValueError(f"{path}: dataset {name} has shape {values.shape}, not ({n},)")
                 ids[name] = values.astype(str) if name == "SPECID" else values
-    return Inputs("hdf5", str(path), ids=ids, n=n)
+    return Inputs("hdf5", str(path), ids=ids, n=n, key=_key("hdf5", str(path), (), n))
 
 
 def _fits(files: list[Path], ids: dict[str, np.ndarray] | None = None) -> Inputs:
@@ -98,7 +111,9 @@ def _fits(files: list[Path], ids: dict[str, np.ndarray] | None = None) -> Inputs
         out[name] = np.array([h[name] for h in header], dtype=out[name].dtype)
     for name, values in (ids or {}).items():
         out[name] = values
-    return Inputs("fits", str(files[0].parent if n else ""), tuple(map(str, files)), out, n)
+    names = tuple(map(str, files))
+    source = str(files[0].parent if n else "")
+    return Inputs("fits", source, names, out, n, _key("fits", source, names, n))
 
 
 def _manifest(path: Path) -> Inputs:
@@ -121,9 +136,10 @@ def _manifest(path: Path) -> Inputs:
 
 
 def resolve(spectra: str | os.PathLike[str]) -> Inputs:
-    """The stars named by ``--spectra`` (module docstring). FileNotFoundError if it does not
-    exist; ValueError naming the file if it is of no known kind or a folder without FITS."""
-    path = Path(spectra)
+    """The stars named by ``--spectra`` (module docstring), with absolute paths. FileNotFoundError
+    if it does not exist; ValueError naming the file if it is of no known kind or a folder
+    without FITS."""
+    path = Path(spectra).resolve()
     if path.is_dir():
         files = sorted(p for p in path.iterdir() if p.is_file() and _is_fits(p))
         if not files:

@@ -12,7 +12,6 @@ The model is loaded once per worker process (:func:`worker_model`), not once per
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import asdict, dataclass
@@ -50,10 +49,9 @@ class Job:
         return {"strategy": self.strategy, "seed": int(self.seed), "flags": flags}
 
     def inputs_key(self) -> str:
-        """SHA-256 of what the inputs name (the source, the files and the star count)."""
-        blob = json.dumps([self.inputs.kind, self.inputs.source, list(self.inputs.files),
-                           self.inputs.n])  # fmt: skip
-        return hashlib.sha256(blob.encode()).hexdigest()
+        """What the inputs are (:attr:`phdl.catalog.inputs.Inputs.key`, computed once by the
+        client: paths, star count, file sizes and times)."""
+        return self.inputs.key
 
 
 def shard_paths(shard_dir: str | os.PathLike[str], index: int) -> tuple[Path, Path]:
@@ -135,6 +133,7 @@ def run_shard(job: Job, shard: Shard) -> str:
     table_path, side = shard_paths(job.shard_dir, shard.index)
     if finished(job, shard):
         return str(table_path)
+    table_path.parent.mkdir(parents=True, exist_ok=True)
     model = worker_model(job.model_path, job.model_sha256)
     rows = fit_rows(job, model, shard)
     rows.meta.update({"SHARD": shard.index, "FIRST": shard.start})
