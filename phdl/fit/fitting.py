@@ -65,7 +65,8 @@ STRATEGIES: dict[str, tuple[tuple[str, ...], ...]] = {
 }
 #: Fast strategy: stars whose reduced χ² after Levenberg–Marquardt exceeds this (or whose fit
 #: ran out of iterations) are refitted with the two-stage CMA-ES, from the Levenberg–Marquardt
-#: result ("stalled", no damped step lowers χ², is a minimum). How it was chosen (on training stars, not test stars) is in BENCHMARKS.md.
+#: result ("stalled", no damped step lowers χ², is a minimum). Its measurement on training
+#: stars (never on test stars) is in BENCHMARKS.md.
 FALLBACK_CHI2 = 3.0
 #: Starting-bank grid: cells in Teff, logg, [Fe/H].
 BANK_SHAPE: tuple[int, int, int] = (8, 6, 6)
@@ -221,8 +222,8 @@ def fit_spectra(
     initial mean and covariance per stage (0: isotropic start at ``sigma0``); ``star_index``
     (n,) int: the stars' numbers in their random streams (default 0 … n-1; a part of a larger
     set passes its rows' numbers, so that each star draws what it would in one call);
-    ``batch_size``:
-    stars advancing together (their populations are evaluated in one ``predict`` call);
+    ``batch_size``: stars advancing together (their populations are evaluated in one
+    ``predict`` call);
     ``checkpoint``: an .npz path where finished batches are saved, so that an interrupted fit
     resumes where it stopped (:mod:`phdl.fit.resume`; removed when the fit completes).
 
