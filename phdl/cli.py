@@ -148,6 +148,7 @@ def _fit_args(p: argparse.ArgumentParser) -> None:
         "two-stage CMA-ES for the stars it leaves unconverged or above the fallback chi2)",
     )
     p.add_argument("--seed", type=int, default=0, help="random seed of CMA-ES (default 0)")
+    _start_model_arg(p)
     p.add_argument("--batch-size", type=int, default=64, help="stars fitted together (default 64)")
     p.add_argument("--errors", action="store_true", help="add formal and chi2-scaled errors")
     p.add_argument(
@@ -157,6 +158,16 @@ def _fit_args(p: argparse.ArgumentParser) -> None:
         "costs about as much as the fit)",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _start_model_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--start-model",
+        type=Path,
+        default=None,
+        help="fast strategy: a cheap model of the same grid (the Payne MLP of phdl train --mlp) "
+        "fitted first, its result the start of the fit with --model",
+    )
 
 
 def _fit(args: argparse.Namespace) -> int:
@@ -184,6 +195,11 @@ def _fit(args: argparse.Namespace) -> int:
             if not p.is_file():
                 raise FileNotFoundError(f"LAMOST spectrum {p} not found")
     model = _load_model(args.model)
+    fast = {}
+    if args.start_model is not None:
+        if args.strategy != "fast":
+            raise ValueError("--start-model is for --strategy fast")
+        fast["start_model"] = _load_model(args.start_model)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ResampleWarning)
         warnings.simplefilter("always", LamostWarning)
@@ -199,6 +215,7 @@ def _fit(args: argparse.Namespace) -> int:
             batch_size=args.batch_size,
             progress=not args.quiet,
             checkpoint=args.out.with_name(args.out.name + ".partial.npz"),
+            **fast,
         )
         if args.errors or args.flags:
             from phdl.uncertainty import add_uncertainties
@@ -257,6 +274,7 @@ def _catalog_args(p: argparse.ArgumentParser) -> None:
         "two-stage CMA-ES (see phdl fit)",
     )
     p.add_argument("--seed", type=int, default=0, help="random seed of CMA-ES (default 0)")
+    _start_model_arg(p)
     p.add_argument("--no-flags", action="store_true", help="errors only, no chi2-scan flags")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -271,8 +289,10 @@ def _catalog(args: argparse.Namespace) -> int:
     if args.shard_size <= 0:
         raise ValueError(f"--shard-size must be positive, got {args.shard_size}")
     check_writable(args.out)
+    if args.start_model is not None and args.strategy != "fast":
+        raise ValueError("--start-model is for --strategy fast")
     job = make_job(args.model, args.spectra, args.out, strategy=args.strategy, seed=args.seed,
-                   flags=not args.no_flags)  # fmt: skip
+                   flags=not args.no_flags, start_model=args.start_model)  # fmt: skip
     run = run_catalog(job, args.out, shard_size=args.shard_size, scheduler=args.scheduler,
                       workers=args.workers or None, progress=not args.quiet)  # fmt: skip
     print(f"phdl: {run.fitted} shards fitted, {run.skipped} already done", file=sys.stderr)

@@ -104,7 +104,7 @@ def test_fast_costs_far_fewer_spectra_than_cma_es(fits):
 
 def test_fast_records_its_stop_and_options(fits):
     table = fits["fast"]
-    assert table.meta["STRATEGY"] == "fast" and table.meta["FALLBACK"] == 3.0
+    assert table.meta["STRATEGY"] == "fast" and table.meta["FALLBACK"] == "inf"
     assert all(s.startswith("lm:") for s in table["stop"])
     assert "FALLBACK" not in fits["two-stage"].meta
 
@@ -149,3 +149,46 @@ def test_predict_and_jacobian_falls_back_to_the_protocol(toy, noisy):
     f, jac = predict_and_jacobian(toy, truth, [0, 5])
     assert np.array_equal(f, toy.predict(truth))
     assert np.array_equal(jac, toy.jacobian(truth)[:, [0, 5]])
+
+
+def test_a_start_model_is_fitted_first(toy, noisy):
+    """With a start model (here a copy of the toy: its minimum is the model's own), the fit on
+    the model starts at that minimum and needs almost no iterations."""
+
+    class Counting(ToyModel):
+        pass
+
+    start_model = Counting(n_pix=300, seed=3)
+    truth, flux, ivar = noisy
+    kw = dict(strategy="fast", held=truth[:3], progress=False)
+    alone = fit_spectra(toy, toy.wavelength, flux[:3], ivar[:3], **kw)
+    helped = fit_spectra(toy, toy.wavelength, flux[:3], ivar[:3], start_model=start_model, **kw)
+    assert start_model.calls > 0
+    assert np.all(np.asarray(helped["n_iter"]) <= np.asarray(alone["n_iter"]))
+    assert np.asarray(helped["n_iter"]).max() <= 2
+    assert helped.meta["STARTMOD"] == "Counting" and alone.meta["STARTMOD"] == "none"
+    assert np.allclose(_labels(helped), _labels(alone), atol=1e-3 * np.ptp(truth, 0) + 1e-9)
+
+
+def test_lm_iter_caps_the_iterations_on_the_model(toy, noisy):
+    truth, flux, ivar = noisy
+    table = fit_spectra(toy, toy.wavelength, flux[:2], ivar[:2], strategy="fast", lm_iter=1,
+                        held=truth[:2], progress=False)  # fmt: skip
+    assert list(table["n_iter"]) == [1, 1] and table.meta["LMITER"] == 1
+    with pytest.raises(ValueError, match="lm_iter"):
+        fit_spectra(toy, toy.wavelength, flux[:1], ivar[:1], strategy="fast", lm_iter=0)
+
+
+def test_cli_start_model_needs_the_fast_strategy(tmp_path, capsys, monkeypatch, toy, noisy):
+    from phdl import cli
+    from phdl.fit import read_table, write_spectra
+
+    monkeypatch.setattr(cli, "_load_model", lambda path: toy)
+    truth, flux, ivar = noisy
+    spectra = write_spectra(tmp_path / "s.h5", toy.wavelength, flux[:2], ivar[:2])
+    out = tmp_path / "t.fits"
+    base = ["fit", "--model", "m.pt", "--spectra", str(spectra), "--out", str(out), "--quiet"]
+    assert cli.main([*base, "--strategy", "two-stage", "--start-model", "mlp.pt"]) == 2
+    assert "--start-model is for --strategy fast" in capsys.readouterr().err
+    assert cli.main([*base, "--strategy", "fast", "--start-model", "mlp.pt"]) == 0
+    assert read_table(out).meta["STARTMOD"] == "ToyModel"

@@ -78,16 +78,21 @@ def connect(scheduler: str | None, workers: int | None) -> Iterator:
         yield client
 
 
-def make_job(model, spectra, out, *, strategy="fast", seed=0, flags=True, batch_size=64) -> Job:
+def make_job(
+    model, spectra, out, *, strategy="fast", seed=0, flags=True, batch_size=64, start_model=None
+) -> Job:
     """The :class:`Job` for ``model`` (checkpoint path), ``spectra`` (``--spectra``) and the
-    catalogue ``out``: the shards go to ``<out>.shards/``."""
-    model = Path(model)
-    if not model.is_file():
-        raise FileNotFoundError(f"model checkpoint {model} not found")
+    catalogue ``out`` (the shards go to ``<out>.shards/``); ``start_model``: the fast
+    strategy's start model (checkpoint path) or None."""
+    paths = [Path(model)] + ([] if start_model is None else [Path(start_model)])
+    for p in paths:
+        if not p.is_file():
+            raise FileNotFoundError(f"model checkpoint {p} not found")
     out = Path(out)
     shard_dir = out.with_name(out.name + ".shards")
-    return Job(str(model.resolve()), sha256_file(model), resolve(spectra),
-               str(shard_dir.resolve()), strategy, seed, flags, batch_size)  # fmt: skip
+    start = ("", "") if start_model is None else (str(paths[1].resolve()), sha256_file(paths[1]))
+    return Job(str(paths[0].resolve()), sha256_file(paths[0]), resolve(spectra),
+               str(shard_dir.resolve()), strategy, seed, flags, batch_size, *start)  # fmt: skip
 
 
 def run_catalog(
@@ -144,6 +149,7 @@ def merge(job: Job, todo: list[Shard], out: str | os.PathLike[str]) -> Path:
         {
             "MODEL": Path(job.model_path).name,
             "MODELSHA": job.model_sha256,
+            "STARTMOD": Path(job.start_model_path).name if job.start_model_path else "none",
             "PHDLVER": __version__,
             "STRATEGY": job.strategy,
             "SEED": int(job.seed),

@@ -42,11 +42,14 @@ class Job:
     seed: int = 0
     flags: bool = True
     batch_size: int = 64
+    start_model_path: str = ""
+    start_model_sha256: str = ""
 
     def options(self) -> dict:
         """What decides a shard's rows besides the model and the inputs (in the sidecar)."""
         flags = "screen" if self.flags else "none"  # phdl.screen: full scans where needed
-        return {"strategy": self.strategy, "seed": int(self.seed), "flags": flags}
+        return {"strategy": self.strategy, "seed": int(self.seed), "flags": flags,
+                "start_model": self.start_model_sha256}  # fmt: skip
 
     def inputs_key(self) -> str:
         """What the inputs are (:attr:`phdl.catalog.inputs.Inputs.key`, computed once by the
@@ -115,11 +118,14 @@ def fit_rows(job: Job, model, shard: Shard):
     from phdl.uncertainty import add_uncertainties
 
     flux, ivar, reasons = read_shard(job.inputs, shard, model.wavelength)
+    start = {}
+    if job.start_model_path:
+        start["start_model"] = worker_model(job.start_model_path, job.start_model_sha256)
     unread = np.array([bool(r) for r in reasons])
     ivar[unread] = 0.0  # masked: the fit gives them status "no usable pixels"
     fit = fit_spectra(model, model.wavelength, flux, ivar, strategy=job.strategy, seed=job.seed,
                       star_index=np.arange(shard.start, shard.stop), batch_size=job.batch_size,
-                      progress=False)  # fmt: skip
+                      progress=False, **start)  # fmt: skip
     add_uncertainties(fit, model, flux, ivar, flags="screen" if job.flags else False)
     ids = {name: values[shard.start : shard.stop] for name, values in job.inputs.ids.items()}
     return table4(fit, ids, reasons)

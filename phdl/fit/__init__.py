@@ -21,9 +21,8 @@ from phdl.fit.fitting import (
     bank_start,
     default_labels,
     fit_spectra,
-    read_table,
-    write_table,
 )
+from phdl.fit.labeltable import read_table, write_table
 from phdl.fit.linear import FD_STEP, gauss_newton_start, jacobian_fd
 from phdl.fit.spectra import (
     ResampleWarning,
