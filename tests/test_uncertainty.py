@@ -16,6 +16,7 @@ from phdl.uncertainty import (
     correlation,
     covariance,
     cramer_rao,
+    flag_bits,
     flags,
     formal_errors,
     good_fractions,
@@ -690,3 +691,106 @@ def test_add_uncertainties_default_batch_status_and_no_scans_without_flags(lin, 
     table = _table(labels, [1.0, 1.0], ["ok", "ok"])
     add_uncertainties(table, lin, lin.predict(np.repeat(star, 2, 0)), ivar[:2])
     assert table["[Mg/Fe]_flag"].tolist() == [0, -1] and np.isnan(table["[Mg/Fe]_err"][1])
+
+
+def test_f3_at_exactly_3_sigma_with_float32_errors(lin, star):
+    """σ read from a float32 column: the 3σ of F3 is still exact (3σ is not rounded to float32)."""
+    x = np.float32(0.05)
+    while float(np.float32(3) * x) >= 3.0 * float(x):  # a σ whose 3σ rounds down in float32
+        x = np.nextafter(x, np.float32(1))
+    mg = index("[Mg/Fe]")
+    truth = star.copy()
+    truth[0, mg] = -0.4 + 10.0 / 49
+    flux = lin.predict(truth)
+    ivar = np.full_like(flux, IVAR)
+    values, chi = chi2_scan(lin, flux, ivar, truth, "[Mg/Fe]")
+    ref = values[0, np.argmin(chi[0])]
+    best = truth.copy()
+    best[0, mg] = _exact_offset(ref, 3.0 * float(x))
+    err = np.array([[x]], dtype=np.float32)
+    assert flags(lin, flux, ivar, best, err, ["[Mg/Fe]"], refine=False)[0, 0] == 0
+    err = np.array([[np.nextafter(x, np.float32(0))]], dtype=np.float32)
+    assert flags(lin, flux, ivar, best, err, ["[Mg/Fe]"], refine=False)[0, 0] == F3
+
+
+def test_scan_minimum_at_an_end_among_nonfinite_points_is_silent():
+    """Failed model spectra (χ² = +inf) are ranked last without numpy warnings; the only finite
+    point at an end is the minimum, on the edge, not moved."""
+    import warnings
+
+    v = np.arange(5.0)
+    inf = np.inf
+    chi = np.array([[1.0, inf, inf, inf, inf], [inf, inf, inf, inf, 2.0]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        best, edge = scan_minimum(np.repeat(v[None], 2, 0), chi)
+    assert best.tolist() == [0.0, 4.0] and edge.tolist() == [True, True]
+
+
+# ------------------------------------------------------------- flag_bits and the flags= modes
+def test_flag_bits_by_hand():
+    """Section 2.3's four bits from hand-made inputs: F1 scaled ≤ 0 or ≥ 1, F2 edge, F3 diff > 3σ
+    or σ not finite, F4 diff ≥ 0.3 dex for dex labels only."""
+    scaled = np.array([0.0, -0.2, 1.0, 1.3, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5])
+    edge = np.array([False, False, False, False, True, False, False, False, False, False])
+    diff = np.array([0.0, 0.0, 0.0, 0.0, 0.0, 0.3, 0.29, 3.0, 3.0000001, 0.0])
+    sigma = np.array([1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, np.nan])
+    dex = flag_bits("[Mg/Fe]", scaled, edge, diff, sigma)
+    assert dex.dtype == np.int64 and dex.shape == (10,)
+    assert dex.tolist() == [F1, F1, F1, F1, F2, F4, 0, F4, F3 | F4, F3]
+    assert flag_bits("logg", scaled, edge, diff, sigma).tolist() == dex.tolist()
+    for name in ("Teff", "vmic"):  # not dex: never F4
+        assert flag_bits(name, scaled, edge, diff, sigma).tolist() == [
+            F1, F1, F1, F1, F2, 0, 0, 0, F3, F3
+        ]  # fmt: skip
+    inside = flag_bits("Teff", np.array([0.01, 0.99]), np.zeros(2, bool), np.zeros(2), np.ones(2))
+    assert inside.tolist() == [0, 0]
+    every = flag_bits("[Fe/H]", np.array([1.0]), np.array([True]), np.array([5.0]), np.ones(1))
+    assert every.tolist() == [F1 | F2 | F3 | F4]
+
+
+def test_add_uncertainties_flags_modes(lin, star):
+    labels = np.repeat(star, 2, 0)
+    labels[1, index("[Mg/Fe]")] += 0.4  # star 1: CMA-ES 0.4 dex off in [Mg/Fe] (F3, F4)
+    flux = lin.predict(np.repeat(star, 2, 0))
+    ivar = np.full_like(flux, IVAR)
+    names = ["Teff", "[Mg/Fe]", "[Ca/Fe]"]
+    tables = {}
+    for mode in (True, "full", "screen", False):
+        t = _table(labels, [1.0, 1.0])
+        tables[mode] = add_uncertainties(
+            t, lin, flux, ivar, flags=mode, labels_fitted=names, batch_stars=1
+        )
+    assert tables[True].meta["FLAGSCAN"] == "full" and tables["full"].meta["FLAGSCAN"] == "full"
+    assert tables["screen"].meta["FLAGSCAN"] == "screen"
+    assert "FLAGSCAN" not in tables[False].meta and "Teff_flag" not in tables[False].colnames
+    mg = tables[True]["[Mg/Fe]_flag"].tolist()
+    assert mg[0] == 0 and mg[1] & (F3 | F4) == F3 | F4
+    for name in names:  # the screen gives the paper's bits here; so does "full"
+        for mode in ("full", "screen"):
+            assert tables[mode][f"{name}_flag"].tolist() == tables[True][f"{name}_flag"].tolist()
+            assert tables[mode][f"{name}_flag"].dtype == np.int64
+        assert np.array_equal(tables["screen"][f"{name}_err"], tables[True][f"{name}_err"])
+    with pytest.raises(ValueError, match="flags must be True, False, 'full' or 'screen', got 'x'"):
+        add_uncertainties(_table(labels, [1.0, 1.0]), lin, flux, ivar, flags="x")
+
+
+def test_add_uncertainties_screen_is_screened_flags_per_star(lin, star):
+    from phdl.screen import screened_flags
+
+    labels = np.repeat(star, 3, 0)
+    labels[0, index("[Ca/Fe]")] += 0.35
+    labels[2, index("Teff")] += 400.0
+    flux = lin.predict(np.repeat(star, 3, 0))
+    ivar = np.full_like(flux, IVAR)
+    names = ["Teff", "[Ca/Fe]"]
+    table = _table(labels, [1.0, 1.0, 1.0], ["ok", "failed", "ok"])
+    add_uncertainties(table, lin, flux, ivar, flags="screen", labels_fitted=names, batch_stars=1)
+    sel = [0, 2]
+    jac = lin.jacobian(labels[sel])[:, [index(n) for n in names]]
+    err = formal_errors(covariance(lin.jacobian(labels[sel]), ivar[sel], names))
+    expect, _ = screened_flags(lin, flux[sel], ivar[sel], labels[sel], err, jac, names)
+    for c, name in enumerate(names):
+        got = table[f"{name}_flag"]
+        assert got[1] == -1 and got[sel].tolist() == expect[:, c].tolist()
+    assert table["[Ca/Fe]_flag"][0] & F4 and table["Teff_flag"][2] & F3
