@@ -173,7 +173,7 @@ def scan_minimum(values: np.ndarray, chi2: np.ndarray, refine: bool = True):
         ip = np.clip(i + 1, 0, k - 1)
         c0, cm, cp = c[rows, i], c[rows, im], c[rows, ip]
         curv = cm - 2.0 * c0 + cp
-        ok = inner & (curv > 0)
+        ok = inner & (curv > 0) & np.isfinite(cm) & np.isfinite(cp)  # +inf: a failed spectrum
         shift = np.where(ok, 0.5 * (cm - cp) / np.where(ok, curv, 1.0), 0.0)
         step = v[rows, ip] - v[rows, i]
         best = best + np.clip(shift, -0.5, 0.5) * step
@@ -193,8 +193,9 @@ def flags(
     """The four-bit quality flag of Section 2.3 per star and fitted label: (n, k) int.
 
     Bit 0 (F1, value 1): the CMA-ES value is at or beyond the edge of the training range
-    (scaled ≤ 0 or ≥ 1). Bit 1 (F2, 2): the χ² scan's minimum is at an end of the range.
-    Bit 2 (F3, 4): |CMA − scan| > 3σ (``errors`` (n, k) physical; a non-finite σ sets it).
+    (scaled ≤ 0 or ≥ 1, to within 1e-9 for rounding). Bit 1 (F2, 2): the χ² scan's minimum
+    is at an end of the range. Bit 2 (F3, 4): |CMA − scan| > 3σ (``errors`` (n, k) physical;
+    a non-finite σ sets it).
     Bit 3 (F4, 8): |CMA − scan| ≥ 0.3 dex (dex labels only; never for Teff, vmic).
     0 = all good. ``flux``, ``ivar`` (n, n_pix) on the model's grid.
     """

@@ -794,3 +794,10 @@ def test_add_uncertainties_screen_is_screened_flags_per_star(lin, star):
         got = table[f"{name}_flag"]
         assert got[1] == -1 and got[sel].tolist() == expect[:, c].tolist()
     assert table["[Ca/Fe]_flag"][0] & F4 and table["Teff_flag"][2] & F3
+
+
+def test_an_infinite_neighbour_does_not_hide_the_scan_minimum():
+    """A failed model spectrum (χ² = +inf) beside the lowest scan point: the minimum stays that
+    point (no parabola through an infinite value), so F3 and F4 can still be set."""
+    best, edge = scan_minimum(np.arange(5.0)[None] - 2, np.array([[9.0, 5.0, 1.0, np.inf, 9.0]]))
+    assert best[0] == 0.0 and not edge[0]
