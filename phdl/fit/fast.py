@@ -45,8 +45,10 @@ MU0 = 1e-2
 MU_MAX = 1e6
 #: Width (scaled units) of the weak term I / PRIOR² added to JᵀWJ.
 PRIOR = 1.0
-#: Iterations (kept or refused steps) per star.
+#: Iterations (kept or refused steps) per star: without a start model, ...
 LM_ITER = 30
+#: ... and on the emulator after a start model's fit (chosen on training stars: BENCHMARKS.md).
+LM_ITER_AFTER_START = 2
 
 
 @dataclass

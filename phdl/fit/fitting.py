@@ -41,7 +41,7 @@ import numpy as np
 from astropy.table import Table
 
 from phdl.fit.cmaes import StageOptions, run_stage
-from phdl.fit.fast import LM_ITER, levenberg_marquardt
+from phdl.fit.fast import LM_ITER, LM_ITER_AFTER_START, levenberg_marquardt
 from phdl.fit.linear import gauss_newton_start
 from phdl.fit.resume import Checkpoint, input_key
 from phdl.fit.spectra import chi2, on_model_grid
@@ -197,7 +197,7 @@ def fit_spectra(
     gn_steps: int = GN_STEPS,
     fallback_chi2: float = FALLBACK_CHI2,
     start_model: SpectralModel | None = None,
-    lm_iter: int = LM_ITER,
+    lm_iter: int | None = None,
     star_index: np.ndarray | None = None,
     batch_size: int = 64,
     progress: bool = True,
@@ -212,8 +212,9 @@ def fit_spectra(
     ``strategy``: "two-stage" (Group I, then Group II), "full" (28 labels at once) or "fast"
     (Levenberg–Marquardt on the model's Jacobian, :mod:`phdl.fit.fast`: to convergence on
     ``start_model`` if given, e.g. the cheap Payne MLP of the same grid, then at most
-    ``lm_iter`` iterations on ``model``; stars left with a reduced χ² above ``fallback_chi2``
-    are refitted two-stage);
+    ``lm_iter`` iterations on ``model`` (None: :data:`~phdl.fit.fast.LM_ITER_AFTER_START` = 2
+    after a start model, else :data:`~phdl.fit.fast.LM_ITER` = 30); stars left with a reduced
+    χ² above ``fallback_chi2`` are refitted two-stage);
     ``init`` (n, 34) physical: start and held values (see the module docstring);
     ``held`` (n, 34) or (34,) physical: values of the six unfitted labels only (other columns
     ignored), overriding the default or ``init`` for them;
@@ -240,6 +241,8 @@ def fit_spectra(
     if not fallback_chi2 > 0:
         raise ValueError(f"fallback_chi2 must be > 0 (reduced χ²; inf: never): {fallback_chi2!r}")
     stage = StageOptions(max_iter=max_iter, tol=tol, popsize=popsize, scale_tol=bool(scale_tol))
+    if lm_iter is None:
+        lm_iter = LM_ITER if start_model is None else LM_ITER_AFTER_START
     if not isinstance(lm_iter, int | np.integer) or lm_iter < 1:
         raise ValueError(f"lm_iter must be a positive integer, got {lm_iter!r}")
     options = FitOptions(strategy, seed, stage, sigma0=sigma0, gn_steps=gn_steps,
