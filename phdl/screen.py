@@ -9,16 +9,20 @@ fit's Jacobian already locates. :func:`screened_flags` therefore, per star and l
 1. takes the 1-D minimum near the fit from its Jacobian J (the one the errors use): one Newton
    step along the label, value + Σ w J r / Σ w J², r = flux − model at the fit;
 2. scans χ² at :data:`N_COARSE` = 8 points over the training range, every 7th point of the
-   paper's 50 (so the ends and the coarse shape are the paper's own);
-3. runs the paper's full 50-point scan only where the coarse scan's lowest point is not one
-   of the two that bracket the fitted value, is at an end of the range, or the fitted value is
-   within one coarse step of an end (there the local minimum may lie on the edge);
+   paper's 50 (so the ends and the coarse shape are the paper's own), with the model itself
+   or, given a ``screen_model`` (the cheap Payne MLP of the same grid), with that model;
+3. evaluates the paper's scan finely only where the coarse scan's lowest point is not one of
+   the two that bracket the fitted value, is at an end of the range, or the fitted value is
+   within one coarse step of an end (there the local minimum may lie on the edge), and there
+   only at the :data:`WINDOW` = 15 of its 50 points within one coarse step of the coarse
+   minimum (:func:`window_scan`: the paper's scan wherever its lowest point lies there);
 4. sets the four bits exactly as the paper's flags do (:func:`phdl.uncertainty.flag_bits`),
    with the scan minimum from step 3 where it ran, else from step 1 (F2 is then clear: the
    minimum is interior).
 
-Cost: 8 + (50 where scanned) spectra per label, plus one spectrum per star.
-BENCHMARKS.md gives the measured agreement with the paper's flags and the cost.
+Cost on the model: 8 (0 with a screen model) + (15 where scanned finely) spectra per label,
+plus one spectrum per star. BENCHMARKS.md gives the measured agreement with the paper's flags
+and the cost.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from phdl.fit.spectra import clean
+from phdl.fit.spectra import chi2, clean
 from phdl.labels import index, scale
 from phdl.uncertainty import N_SCAN, chi2_scan, flag_bits, scan_minimum
 
@@ -37,6 +41,8 @@ if TYPE_CHECKING:
 
 #: Points of the coarse scan: every 7th of the paper's 50 (0, 7, …, 49).
 N_COARSE = 8
+#: Points of the paper's scan evaluated around the coarse minimum: ±1 coarse step.
+WINDOW = 15
 
 
 def local_minimum(
@@ -66,6 +72,30 @@ def needs_full_scan(coarse_chi2: np.ndarray, s_best: np.ndarray) -> np.ndarray:
     return ~bracket | at_end | near_end
 
 
+def window_scan(
+    model: SpectralModel, flux, ivar, best, label: str, centre: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The paper's 50-point scan of ``label`` restricted to :data:`WINDOW` consecutive points
+    around the coarse point ``centre`` (n,) (index 0 … N_COARSE-1), per star: the scan's
+    ``(value (n,), on_edge (n,))`` as :func:`phdl.uncertainty.scan_minimum` gives them for the
+    whole scan whenever its lowest point lies in the window (on_edge: at point 0 or 49)."""
+    from phdl.labels import unscale
+
+    j = index(label)
+    step = (N_SCAN - 1) // (N_COARSE - 1)
+    first = np.clip(np.asarray(centre) * step - step, 0, N_SCAN - WINDOW)
+    idx = first[:, None] + np.arange(WINDOW)  # (n, WINDOW) fine indices
+    lo, hi = float(model.label_min[j]), float(model.label_max[j])
+    values = unscale(idx / (N_SCAN - 1), lo, hi)
+    rows = np.repeat(best, WINDOW, axis=0)
+    rows[:, j] = values.ravel()
+    pred = np.asarray(model.predict(rows), dtype=np.float64).reshape(len(best), WINDOW, -1)
+    chi = chi2(pred, flux[:, None, :], ivar[:, None, :])
+    ref, _ = scan_minimum(values, chi)
+    low = idx[np.arange(len(best)), np.argmin(np.where(np.isfinite(chi), chi, np.inf), axis=1)]
+    return ref, (low == 0) | (low == N_SCAN - 1)
+
+
 def screened_flags(
     model: SpectralModel,
     flux: np.ndarray,
@@ -74,13 +104,15 @@ def screened_flags(
     errors: np.ndarray,
     jacobian: np.ndarray,
     labels_fitted: Sequence[str],
+    screen_model: SpectralModel | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The four-bit flags (n, k) of :func:`phdl.uncertainty.flags`, scanning in full only where
-    needed (module docstring), and which (star, label) pairs were scanned in full (n, k) bool.
+    """The four-bit flags (n, k) of :func:`phdl.uncertainty.flags`, scanning finely only where
+    needed (module docstring), and which (star, label) pairs were (n, k) bool.
 
     ``flux``, ``ivar`` (n, n_pix) on the model's grid; ``best_labels`` (n, 34) physical;
     ``errors`` (n, k) physical σ; ``jacobian`` (n, k, n_pix) ∂flux/∂label per physical unit at
-    the fit, for the labels ``labels_fitted`` (k).
+    the fit, for the labels ``labels_fitted`` (k). ``screen_model``: a cheap model of the same
+    grid (the Payne MLP) for the coarse scans, instead of ``model``.
     """
     f, w = clean(np.atleast_2d(flux), np.atleast_2d(ivar))
     best = np.atleast_2d(np.asarray(best_labels, dtype=np.float64))
@@ -91,15 +123,16 @@ def screened_flags(
     model_flux = np.asarray(model.predict(best), dtype=np.float64)
     local = np.clip(local_minimum(model_flux, f, w, best[:, cols], jacobian), lo, hi)
     out = np.zeros((len(best), len(names)), dtype=np.int64)
-    full = np.zeros_like(out, dtype=bool)
+    fine = np.zeros_like(out, dtype=bool)
+    coarse_model = model if screen_model is None else screen_model
     for c, name in enumerate(names):
-        _, coarse = chi2_scan(model, f, w, best, name, N_COARSE)
+        _, coarse = chi2_scan(coarse_model, f, w, best, name, N_COARSE)
         s = scale(best[:, cols[c]], lo[c], hi[c])
-        full[:, c] = needs_full_scan(coarse, s)
+        fine[:, c] = needs_full_scan(coarse, s)
         ref, edge = local[:, c].copy(), np.zeros(len(best), dtype=bool)
-        rows = np.flatnonzero(full[:, c])
+        rows = np.flatnonzero(fine[:, c])
         if len(rows):
-            values, chi = chi2_scan(model, f[rows], w[rows], best[rows], name, N_SCAN)
-            ref[rows], edge[rows] = scan_minimum(values, chi)
+            centre = np.argmin(np.where(np.isfinite(coarse[rows]), coarse[rows], np.inf), axis=1)
+            ref[rows], edge[rows] = window_scan(model, f[rows], w[rows], best[rows], name, centre)
         out[:, c] = flag_bits(name, s, edge, np.abs(best[:, cols[c]] - ref), errors[:, c])
-    return out, full
+    return out, fine

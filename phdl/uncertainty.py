@@ -258,6 +258,7 @@ def add_uncertainties(
     labels_fitted: Sequence[str] | None = None,
     jacobian: str = "auto",
     batch_stars: int = 32,
+    screen_model: SpectralModel | None = None,
 ):
     """Add ``<label>_err`` (formal, Eq. 16), ``<label>_err_scaled`` (Eq. 21) and, if ``flags``,
     ``<label>_flag`` (Section 2.3) after each fitted label's column of a
@@ -266,9 +267,10 @@ def add_uncertainties(
     ``flux``, ``ivar`` (n, n_pix) as fitted (on ``wavelength`` if given, else the model's grid).
     ``jacobian``: "autograd" (``model.jacobian``), "fd" (:func:`jacobian_fd`) or "auto" (the
     model's own if it has one). ``flags``: True or "full" (the paper's 50-point scans,
-    :func:`flags`), "screen" (full scans only where a coarse one needs them,
-    :func:`phdl.screen.screened_flags`) or False (no flags); recorded as ``FLAGSCAN`` in the
-    table's meta. Stars whose ``status`` is not "ok" get NaN errors, flag -1.
+    :func:`flags`), "screen" (fine scans only where a coarse one needs them,
+    :func:`phdl.screen.screened_flags`, with its coarse scans on ``screen_model`` if given) or
+    False (no flags); recorded as ``FLAGSCAN`` in the table's meta. Stars whose ``status`` is
+    not "ok" get NaN errors, flag -1.
     """
     mode = {True: "full", "full": "full", "screen": "screen", False: None}.get(flags, "bad")
     if mode == "bad":
@@ -303,7 +305,7 @@ def add_uncertainties(
 
             jac_k = jac[:, [index(name) for name in names]]
             flag[stars] = screened_flags(model, f[stars], w[stars], best[stars], err[stars],
-                                         jac_k, names)[0]  # fmt: skip
+                                         jac_k, names, screen_model)[0]  # fmt: skip
     chisq = np.asarray(table["Chisq"], dtype=np.float64)
     err_scaled = scaled_errors(err, chisq)
     if mode == "full" and len(idx):

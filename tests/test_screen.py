@@ -96,3 +96,21 @@ def test_add_uncertainties_screen_mode(toy, fitted):
     assert t.meta["FLAGSCAN"] == "screen"
     with pytest.raises(ValueError, match="flags"):
         add_uncertainties(table[:1].copy(), toy, flux[:1], ivar[:1], flags="coarse")
+
+
+def test_a_screen_model_takes_the_coarse_scans(toy, fitted):
+    """With a screen model (here the toy itself, counted), the model's own spectra go only to
+    the windows: fewer than the 8 coarse points per label."""
+    truth, flux, ivar, table, best = fitted
+
+    class Counting(ToyModel):
+        pass
+
+    screen_model = Counting(n_pix=300, seed=3)
+    err, jac = _errors_and_jacobian(toy, best, ivar, NAMES)
+    before = sum(toy.rows)
+    screened, fine = screened_flags(toy, flux, ivar, best, err, jac, NAMES, screen_model)
+    used = sum(toy.rows) - before
+    assert screen_model.calls == len(NAMES)  # one coarse scan per label, all stars at once
+    assert used == len(best) + 15 * fine.sum()  # the spectra at the fit, then the windows
+    assert np.array_equal(screened, screened_flags(toy, flux, ivar, best, err, jac, NAMES)[0])

@@ -126,7 +126,8 @@ def fit_rows(job: Job, model, shard: Shard):
     fit = fit_spectra(model, model.wavelength, flux, ivar, strategy=job.strategy, seed=job.seed,
                       star_index=np.arange(shard.start, shard.stop), batch_size=job.batch_size,
                       progress=False, **start)  # fmt: skip
-    add_uncertainties(fit, model, flux, ivar, flags="screen" if job.flags else False)
+    add_uncertainties(fit, model, flux, ivar, flags="screen" if job.flags else False,
+                      screen_model=start.get("start_model"))  # fmt: skip
     ids = {name: values[shard.start : shard.stop] for name, values in job.inputs.ids.items()}
     return table4(fit, ids, reasons)
 
