@@ -2,7 +2,8 @@
 paper's 116,611 stars projected from them (an extrapolation, labelled so).
 
     .venv/bin/python benchmarks/bench_catalog.py --grid runs/quick/grid.h5 \
-        --model runs/quick/phdlspec.pt --n 64 --workers 1,2 --strategies fast,two-stage
+        --model runs/quick/phdlspec.pt --start-model runs/quick/mlp.pt --n 64 \
+        --workers 1,2 --strategies fast,two-stage
 
 The spectra are the model's training stars of --grid observed at --snr (chapter 3's
 :func:`phdl.observe.observe`), written to an HDF5 file in a temporary folder; each run fits,
@@ -46,6 +47,7 @@ def main() -> None:
     p.add_argument("--strategies", default="fast,two-stage")
     p.add_argument("--shard-size", type=int, default=0)
     p.add_argument("--no-flags", action="store_true")
+    p.add_argument("--start-model", default=None, help="the fast strategy's start model")
     args = p.parse_args()
     print("| strategy | workers | stars | shard size | wall (s) | stars / s | "
           f"{CATALOG_STARS:,} stars, this machine | per machine of N |")  # fmt: skip
@@ -56,8 +58,9 @@ def main() -> None:
             for workers in map(int, args.workers.split(",")):
                 out = Path(tmp) / f"cat-{strategy}-{workers}.fits"
                 size = args.shard_size or max(1, args.n // (2 * workers))
+                start = args.start_model if strategy == "fast" else None
                 job = make_job(args.model, spectra, out, strategy=strategy,
-                               flags=not args.no_flags)  # fmt: skip
+                               flags=not args.no_flags, start_model=start)  # fmt: skip
                 t0 = time.perf_counter()
                 run = run_catalog(job, out, shard_size=size, workers=workers, progress=False)
                 wall = time.perf_counter() - t0
