@@ -49,7 +49,10 @@ MODULES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "loss": (("phdl/train/loss.py",), ("tests/test_loss.py", "tests/test_train.py")),
     "gridfile": (("phdl/gridfile.py",), ("tests/test_grid.py",)),
     "io": (("phdl/io",), ("tests/test_io_lamost.py", "tests/test_normalization.py")),
-    "uncertainty": (("phdl/uncertainty.py",), ("tests/test_uncertainty.py",)),
+    "uncertainty": (
+        ("phdl/uncertainty.py", "phdl/screen.py"),
+        ("tests/test_uncertainty.py", "tests/test_screen.py"),
+    ),
     "fit": (
         ("phdl/fit",),
         ("tests/test_fit.py", "tests/test_fit_fast.py", "tests/test_protocol.py"),
