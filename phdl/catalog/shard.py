@@ -97,15 +97,36 @@ def finished(job: Job, shard: Shard) -> bool:
     return True
 
 
+#: glibc malloc settings for a worker (mallopt): Dask's nanny starts workers with
+#: MALLOC_TRIM_THRESHOLD_=65536, which also fixes the mmap threshold at 128 KiB, so every large
+#: temporary array is mapped and unmapped anew; measured 5× slower fits (BENCHMARKS.md).
+MALLOC_OPTIONS = {-3: 64 << 20, -1: 128 << 20}  # M_MMAP_THRESHOLD, M_TRIM_THRESHOLD (bytes)
+
+
+def tune_malloc() -> bool:
+    """Set :data:`MALLOC_OPTIONS` with glibc's mallopt; False where there is no glibc."""
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name or "libc.so.6")
+        return all(libc.mallopt(k, v) == 1 for k, v in MALLOC_OPTIONS.items())
+    except (OSError, AttributeError):
+        return False
+
+
 def worker_model(path: str, sha256: str):
     """The model at ``path`` (SHA-256 ``sha256``), loaded once per process; torch uses one
-    thread (a worker is one core)."""
+    thread (a worker is one core), and malloc is tuned (:func:`tune_malloc`) on first use."""
     key = (path, sha256)
     if key not in _MODELS:
         import torch
 
         from phdl.emulator import load
 
+        if not _MODELS:
+            tune_malloc()
         torch.set_num_threads(1)
         _MODELS[key] = load(path)
     return _MODELS[key]
