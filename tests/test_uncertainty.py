@@ -801,3 +801,19 @@ def test_an_infinite_neighbour_does_not_hide_the_scan_minimum():
     point (no parabola through an infinite value), so F3 and F4 can still be set."""
     best, edge = scan_minimum(np.arange(5.0)[None] - 2, np.array([[9.0, 5.0, 1.0, np.inf, 9.0]]))
     assert best[0] == 0.0 and not edge[0]
+
+
+def test_add_uncertainties_gives_the_screen_model_the_coarse_scans():
+    """flags="screen" with a screen model: the coarse scans (one call per label) go to it."""
+    from phdl.fit import ToyModel, add_noise, fit_spectra
+    from phdl.grid import sample_labels
+
+    toy = ToyModel(n_pix=150, seed=4)
+    truth = sample_labels(2, 3)
+    flux, ivar = add_noise(toy.predict(truth), 100.0, seed=1)
+    table = fit_spectra(toy, toy.wavelength, flux, ivar, strategy="fast", held=truth,
+                        progress=False)  # fmt: skip
+    screen = ToyModel(n_pix=150, seed=4)
+    add_uncertainties(table, toy, flux, ivar, flags="screen", screen_model=screen,
+                      labels_fitted=["Teff", "[Mg/Fe]"])  # fmt: skip
+    assert screen.calls == 2
