@@ -13,7 +13,7 @@ fit's Jacobian already locates. :func:`screened_flags` therefore, per star and l
    or, given a ``screen_model`` (the cheap Payne MLP of the same grid), with that model;
 3. evaluates the paper's scan finely only where the coarse scan's lowest point is not one of
    the two that bracket the fitted value, is at an end of the range, or the fitted value is
-   within one coarse step of an end (there the local minimum may lie on the edge), and there
+   less than one coarse step from an end (there the local minimum may lie on the edge), and there
    only at the :data:`WINDOW` = 15 of its 50 points within one coarse step of the coarse
    minimum (:func:`window_scan`: the paper's scan wherever its lowest point lies there);
 4. sets the four bits exactly as the paper's flags do (:func:`phdl.uncertainty.flag_bits`),

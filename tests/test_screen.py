@@ -306,3 +306,15 @@ def test_labels_given_as_a_list_of_whole_numbers():
     assert fine.all() and np.array_equal(fine, fine_float)
     assert np.array_equal(screened, expected)
     assert expected[0, 0] & F2
+
+
+def test_exactly_one_coarse_step_from_an_end_is_not_near_it():
+    """ "Less than one coarse step from an end" (module docstring): at exactly one step, with
+    the fit's own coarse point the lowest, no fine scan."""
+    k = N_COARSE - 1
+    for point in (1, k - 1):
+        chi = np.ones((1, N_COARSE))
+        chi[0, point] = 0.5
+        s = np.array([point / k])
+        assert s[0] * k == point  # exactly on the coarse point
+        assert not needs_full_scan(chi, s)[0]
