@@ -76,16 +76,9 @@ def _empty_ids(n: int) -> dict[str, np.ndarray]:
 
 
 def _hdf5(path: Path) -> Inputs:
-    import h5py
+    from phdl.fit.spectra import open_spectra_file
 
-    try:
-        h5 = h5py.File(path, "r")
-    except OSError as exc:
-        raise ValueError(f"{path} cannot be read as HDF5 spectra: {exc}") from None
-    with h5:
-        missing = [k for k in ("wavelength", "flux", "ivar") if k not in h5]
-        if missing:
-            raise ValueError(f"{path} lacks dataset(s) {missing} of phdl's spectra layout")
+    with open_spectra_file(path) as h5:
         shapes = [h5[k].shape for k in ("wavelength", "flux", "ivar")]
         if shapes[1] != shapes[2] or shapes[1][-1:] != shapes[0] or len(shapes[0]) != 1:
             raise ValueError(
@@ -184,9 +177,9 @@ def header_ids(path: Path) -> dict[str, object]:
 def _hdf5_rows(path: str, start: int, stop: int) -> tuple[np.ndarray, ...]:
     """wavelength, and flux and ivar rows ``start:stop`` of an HDF5 spectra file (only those
     rows are read: a shard never loads the whole file)."""
-    import h5py
+    from phdl.fit.spectra import open_spectra_file
 
-    with h5py.File(path, "r") as h5:
+    with open_spectra_file(path) as h5:
         wl = np.asarray(h5["wavelength"][()], dtype=np.float64)
         rows = [np.atleast_2d(np.asarray(h5[k][start:stop] if h5[k].ndim == 2 else h5[k][()],
                                          dtype=np.float64)) for k in ("flux", "ivar")]  # fmt: skip

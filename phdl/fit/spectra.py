@@ -174,6 +174,25 @@ class Spectra:
     path: str = ""
 
 
+def open_spectra_file(path: str | os.PathLike[str]):
+    """An open ``h5py.File`` of spectra (read-only) holding the datasets ``wavelength``, ``flux``
+    and ``ivar``; ValueError naming the file if it is not HDF5 or lacks one of them."""
+    import h5py
+
+    try:
+        h5 = h5py.File(path, "r")
+    except OSError as exc:
+        raise ValueError(f"{path} cannot be read as HDF5 spectra: {exc}") from None
+    missing = [k for k in ("wavelength", "flux", "ivar") if k not in h5]
+    if missing:
+        h5.close()
+        raise ValueError(
+            f"{path} lacks dataset(s) {missing}; expected wavelength (n_pix,), "
+            "flux (n, n_pix), ivar (n, n_pix)"
+        )
+    return h5
+
+
 def read_spectra(path: str | os.PathLike[str]) -> Spectra:
     """Read spectra to fit from an HDF5 file with datasets ``wavelength`` (n_pix,) vacuum Å,
     ``flux`` (n, n_pix) continuum-normalized and ``ivar`` (n, n_pix) = 1/σ² (0 masks a pixel).
@@ -182,8 +201,6 @@ def read_spectra(path: str | os.PathLike[str]) -> Spectra:
     wrong shape. LAMOST FITS files are read by :func:`phdl.io.read_lamost`, which needs the
     model's wavelength grid (``phdl fit`` picks the reader by the file suffix).
     """
-    import h5py
-
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"spectra file {path} not found")
@@ -193,17 +210,7 @@ def read_spectra(path: str | os.PathLike[str]) -> Spectra:
             "model.wavelength), or convert to HDF5 with datasets wavelength (n_pix,), "
             "flux (n, n_pix), ivar (n, n_pix)"
         )
-    try:
-        h5 = h5py.File(path, "r")
-    except OSError as exc:
-        raise ValueError(f"{path} cannot be read as HDF5 spectra: {exc}") from None
-    with h5:
-        missing = [k for k in ("wavelength", "flux", "ivar") if k not in h5]
-        if missing:
-            raise ValueError(
-                f"{path} lacks dataset(s) {missing}; expected wavelength (n_pix,), "
-                "flux (n, n_pix), ivar (n, n_pix)"
-            )
+    with open_spectra_file(path) as h5:
         wl, flux, ivar = (
             np.asarray(h5[k][()], dtype=np.float64) for k in ("wavelength", "flux", "ivar")
         )
