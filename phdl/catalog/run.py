@@ -120,8 +120,9 @@ def run_catalog(
         with connect(scheduler, workers) as client:
             dashboard = client.dashboard_link or ""
             print(f"phdl: Dask dashboard: {dashboard or 'none'}", file=sys.stderr)
+            run_id = _run_id(job)
             futures = {
-                client.submit(task, job, s, key=f"phdl-shard-{s.index}-{job.inputs_key()[:8]}",
+                client.submit(task, job, s, key=f"phdl-shard-{s.index}-{run_id}",
                               retries=RETRIES, pure=False): s
                 for s in left
             }  # fmt: skip
@@ -133,6 +134,16 @@ def run_catalog(
                     bar.update(1)
     path = None if failed else merge(job, todo, out)
     return CatalogRun(path, len(left) - len(failed), len(todo) - len(left), dashboard, failed)
+
+
+def _run_id(job: Job) -> str:
+    """A short hash of what makes a run's shards (inputs, model, options, output folder): task
+    keys on a shared scheduler never collide with another run's."""
+    import hashlib
+    import json
+
+    blob = json.dumps([job.inputs_key(), job.model_sha256, job.options(), job.shard_dir])
+    return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
 def merge(job: Job, todo: list[Shard], out: str | os.PathLike[str]) -> Path:
