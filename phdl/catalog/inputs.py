@@ -49,8 +49,10 @@ class Inputs:
 
 
 def _key(kind: str, source: str, files: tuple[str, ...], n: int) -> str:
-    stats = [(p, os.stat(p).st_size, os.stat(p).st_mtime_ns) if os.path.exists(p) else (p,)
-             for p in (files or (source,))]  # fmt: skip
+    stats = []
+    for p in files or (source,):
+        st = os.stat(p) if os.path.exists(p) else None
+        stats.append((p,) if st is None else (p, st.st_size, st.st_mtime_ns))
     blob = json.dumps([kind, source, n, stats])
     return hashlib.sha256(blob.encode()).hexdigest()
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -169,10 +169,3 @@ def run_shard(job: Job, shard: Shard) -> str:
     with atomic_path(side) as tmp:
         Path(tmp).write_text(json.dumps(sidecar(job, shard), indent=1))
     return str(table_path)
-
-
-def job_options(job: Job) -> dict:
-    """The job as plain types (for the catalogue's header)."""
-    out = asdict(job)
-    out.pop("inputs")
-    return out

@@ -80,6 +80,11 @@ TOL = 1.0
 POPSIZE = 8
 
 
+def stage_columns(strategy: str) -> list[list[int]]:
+    """The label columns fitted in each stage of ``strategy``, in LABELS order."""
+    return [[index(name) for name in LABELS if name in group] for group in STRATEGIES[strategy]]
+
+
 def default_labels(model) -> np.ndarray:
     """(34,) physical: the middle of the model's training range, with every [X/Fe] at 0 where
     0 is inside its range (solar-scaled). The held values of the unfitted labels by default."""
@@ -253,7 +258,7 @@ def fit_spectra(
     ids = np.arange(n) if star_index is None else np.asarray(star_index, dtype=np.int64)
     if ids.shape != (n,):
         raise ValueError(f"star_index must have shape ({n},), got {ids.shape}")
-    stages = [[index(name) for name in LABELS if name in group] for group in STRATEGIES[strategy]]
+    stages = stage_columns(strategy)
     n_fit = sum(len(s) for s in stages)
 
     n_good = (ivar > 0).sum(1)
@@ -334,9 +339,9 @@ def _fit_batch_fast(model, start_model, flux, ivar, start, stars, stages, option
     stop = [f"lm:{why}" for why in res.stop]
     redo = np.flatnonzero(res.chisq > options.fallback_chi2)
     if len(redo):
-        groups = [[index(n) for n in LABELS if n in g] for g in STRATEGIES["two-stage"]]
-        cma = _fit_batch(model, flux[redo], ivar[redo], res.labels[redo], stars[redo], groups,
-                         options, lambda n, s: show(n, s + 1))  # fmt: skip
+        cma = _fit_batch(model, flux[redo], ivar[redo], res.labels[redo], stars[redo],
+                         stage_columns("two-stage"), options,
+                         lambda n, s: show(n, s + 1))  # fmt: skip
         better = cma[1] < res.chisq[redo]  # CMA-ES keeps its best sample, not its start
         res.labels[redo[better]], res.chisq[redo[better]] = cma[0][better], cma[1][better]
         res.n_iter[redo] += cma[2]
