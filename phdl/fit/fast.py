@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from phdl.fit.cmaes import BOUNDS
+from phdl.fit.linear import normal_equations
 from phdl.fit.spectra import chi2
 from phdl.labels import scale, unscale
 
@@ -82,8 +83,7 @@ def lm_step(jac: np.ndarray, ivar: np.ndarray, resid: np.ndarray, mu: np.ndarray
     """The damped Gauss–Newton step δ (m, k) (module docstring) from the Jacobian ``jac``
     (m, k, n_pix) in scaled units, ``ivar`` and ``resid`` = flux - model (m, n_pix), ``mu``
     (m,)."""
-    hess = np.einsum("nip,np,njp->nij", jac, ivar, jac)
-    grad = np.einsum("nip,np,np->ni", jac, ivar, resid)
+    hess, grad = normal_equations(jac, ivar, resid)
     diag = np.diagonal(hess, axis1=1, axis2=2)
     k = hess.shape[1]
     hess = hess + (mu[:, None] * diag)[:, :, None] * np.eye(k) + np.eye(k) / PRIOR**2

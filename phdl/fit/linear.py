@@ -38,6 +38,17 @@ def _which(which: Sequence[int] | None) -> np.ndarray:
     return np.arange(N_LABELS) if which is None else np.asarray(which, dtype=int)
 
 
+def normal_equations(
+    jac: np.ndarray, ivar: np.ndarray, resid: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """JᵀWJ (n, k, k) and JᵀW r (n, k) of the linearized χ² (Eq. 15, 17), W = diag(``ivar``),
+    from Jacobians ``jac`` (n, k, n_pix) and residuals ``resid`` = flux − model (n, n_pix)."""
+    return (
+        np.einsum("nip,np,njp->nij", jac, ivar, jac),
+        np.einsum("nip,np,np->ni", jac, ivar, resid),
+    )
+
+
 def fd_rows(labels: np.ndarray, which: np.ndarray, h: np.ndarray) -> np.ndarray:
     """(n·2k, 34) rows: for each star, labels + h_j e_j then labels - h_j e_j per label j."""
     n, k = len(labels), len(which)
@@ -112,8 +123,8 @@ def gauss_newton_start(
         centre, fd = f[:m], f[m:].reshape(m, 2, k, -1)
         jac = (fd[:, 0] - fd[:, 1]) / 2.0 / step  # per scaled unit
         evals += 2 * k + 1
-        hess = np.einsum("nip,np,njp->nij", jac, ivar, jac) + prior
-        grad = np.einsum("nip,np,np->ni", jac, ivar, flux - centre)
+        hess, grad = normal_equations(jac, ivar, flux - centre)
+        hess = hess + prior
         delta = np.linalg.solve(hess, grad[..., None])[..., 0]
         s0 = scale(x[:, fit_idx], lo[fit_idx], hi[fit_idx])
         fracs = (1.0, 0.5, 0.25)
