@@ -32,9 +32,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from phdl.fit.spectra import chi2, clean
-from phdl.labels import index, scale
-from phdl.uncertainty import N_SCAN, chi2_scan, flag_bits, scan_minimum
+from phdl.fit.spectra import clean
+from phdl.labels import index, scale, unscale
+from phdl.uncertainty import N_SCAN, chi2_along, chi2_scan, flag_bits, scan_minimum
 
 if TYPE_CHECKING:
     from phdl.emulator.protocol import SpectralModel
@@ -79,18 +79,14 @@ def window_scan(
     around the coarse point ``centre`` (n,) (index 0 … N_COARSE-1), per star: the scan's
     ``(value (n,), on_edge (n,))`` as :func:`phdl.uncertainty.scan_minimum` gives them for the
     whole scan whenever its lowest point lies in the window (on_edge: at point 0 or 49)."""
-    from phdl.labels import unscale
-
     j = index(label)
     step = (N_SCAN - 1) // (N_COARSE - 1)
     first = np.clip(np.asarray(centre) * step - step, 0, N_SCAN - WINDOW)
     idx = first[:, None] + np.arange(WINDOW)  # (n, WINDOW) fine indices
     lo, hi = float(model.label_min[j]), float(model.label_max[j])
     values = unscale(idx / (N_SCAN - 1), lo, hi)
-    rows = np.repeat(best, WINDOW, axis=0)
-    rows[:, j] = values.ravel()
-    pred = np.asarray(model.predict(rows), dtype=np.float64).reshape(len(best), WINDOW, -1)
-    chi = chi2(pred, flux[:, None, :], ivar[:, None, :])
+    chi = chi2_along(model, flux, ivar, np.asarray(best, dtype=np.float64), j, values,
+                     batch_stars=len(best) or 1)  # fmt: skip
     ref, _ = scan_minimum(values, chi)
     low = idx[np.arange(len(best)), np.argmin(np.where(np.isfinite(chi), chi, np.inf), axis=1)]
     return ref, (low == 0) | (low == N_SCAN - 1)

@@ -146,16 +146,30 @@ def chi2_scan(
         raise ValueError(f"best_labels must be ({len(f)}, {N_LABELS}), got {best.shape}")
     lo, hi = float(model.label_min[j]), float(model.label_max[j])
     values = np.broadcast_to(unscale(np.linspace(0.0, 1.0, n_points), lo, hi), (len(f), n_points))
-    chi = np.empty((len(f), n_points))
-    for b in range(0, len(f), batch_stars):
+    return values.copy(), chi2_along(model, f, w, best, j, values, batch_stars)
+
+
+def chi2_along(
+    model: SpectralModel,
+    flux: np.ndarray,
+    ivar: np.ndarray,
+    best: np.ndarray,
+    column: int,
+    values: np.ndarray,
+    batch_stars: int = 32,
+) -> np.ndarray:
+    """Reduced χ² (n, k) of each star at the k ``values`` (n, k) physical of label ``column``,
+    the other labels at ``best`` (n, 34); ``flux``, ``ivar`` (n, n_pix) cleaned. One
+    ``predict`` call per ``batch_stars`` stars."""
+    n, k = values.shape
+    chi = np.empty((n, k))
+    for b in range(0, n, batch_stars):
         sl = slice(b, b + batch_stars)
-        rows = np.repeat(best[sl], n_points, axis=0)
-        rows[:, j] = values[sl].ravel()
-        pred = np.asarray(model.predict(rows), dtype=np.float64).reshape(
-            len(rows) // n_points, n_points, -1
-        )
-        chi[sl] = chi2(pred, f[sl, None, :], w[sl, None, :])
-    return values.copy(), chi
+        rows = np.repeat(best[sl], k, axis=0)
+        rows[:, column] = values[sl].ravel()
+        pred = np.asarray(model.predict(rows), dtype=np.float64).reshape(len(rows) // k, k, -1)
+        chi[sl] = chi2(pred, flux[sl, None, :], ivar[sl, None, :])
+    return chi
 
 
 def scan_minimum(values: np.ndarray, chi2: np.ndarray, refine: bool = True):
