@@ -746,7 +746,7 @@ def test_shards_cover_the_stars():
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt")
 def test_worker_malloc_is_tuned_on_glibc():
-    """Dask's MALLOC_TRIM_THRESHOLD_=65536 made worker fits 5× slower; the worker undoes it."""
+    """Dask's MALLOC_TRIM_THRESHOLD_=65536 made worker fits 3.5× slower; the worker undoes it."""
     from phdl.catalog.shard import tune_malloc
 
     assert tune_malloc() is True

@@ -99,7 +99,7 @@ def finished(job: Job, shard: Shard) -> bool:
 
 #: glibc malloc settings for a worker (mallopt): Dask's nanny starts workers with
 #: MALLOC_TRIM_THRESHOLD_=65536, which also fixes the mmap threshold at 128 KiB, so every large
-#: temporary array is mapped and unmapped anew; measured 5× slower fits (BENCHMARKS.md).
+#: temporary array is mapped and unmapped anew; measured 3.5× slower fits (BENCHMARKS.md).
 MALLOC_OPTIONS = {-3: 64 << 20, -1: 128 << 20}  # M_MMAP_THRESHOLD, M_TRIM_THRESHOLD (bytes)
 
 
