@@ -95,6 +95,48 @@ FIG6_FINDING: str = (
 #: The speed of the emulator against ab initio synthesis, in the paper's words.
 SPEED_FINDING: str = "'hundreds of times' faster"
 
+# ------------------------------------------------ Section 4.1, Figure 7: atmospheric parameters
+#: Stars common to LAMOST DR10, GALAH DR3 and APOGEE DR17, and those left after the S/N cuts.
+COMMON_STARS: int = 3283
+ATM_REFERENCE_STARS: int = 440
+#: The S/N cuts of the §4.1 sample: LAMOST S/N_g, GALAH snr_c1_iraf and snr_c3_iraf (above).
+ATM_MIN_SNR: dict[str, float] = {"snr_g": 40.0, "snr_c1_iraf": 40.0, "snr_c3_iraf": 60.0}
+#: Residual scatter against the reference after the spline calibration (K, dex, dex).
+ATM_SIGMA_AFTER: dict[str, float] = {"Teff": 26.7, "logg": 0.08, "[Fe/H]": 0.05}
+#: Giants for the splines: Teff below this (K) and logg below GIANT_LOGG_MAX (dex).
+GIANT_TEFF_MAX: float = 5400.0
+GIANT_LOGG_MAX: float = 4.0
+#: Spline boundary rules: giants below this Teff take its correction (K); dwarfs outside this
+#: Teff range take the correction at the nearer end (K).
+GIANT_TEFF_FLOOR: float = 4000.0
+DWARF_TEFF_RANGE: tuple[float, float] = (5000.0, 7000.0)
+
+# ----------------------------------------- Section 4.2, Eq. 26-28, Figures 8, 9, 16: abundances
+#: Wide-binary cuts (§4.2.1): S/N above, Teff range (K), logg above, and the largest
+#: ΔV_los / mad(ΔV_los); systems left in the paper.
+BINARY_MIN_SNR: float = 40.0
+BINARY_TEFF_RANGE: tuple[float, float] = (4500.0, 7000.0)
+BINARY_LOGG_MIN: float = 4.0
+BINARY_DVLOS_MAD_MAX: float = 3.0
+BINARY_PAIRS: int = 1168
+#: The unit of T in Eq. 27 as this book reads Table 2: thousands of K.
+TREND_TEFF_UNIT: float = 1000.0
+#: M67 members of the logg sample (§4.2.2) and of §4.3.
+M67_MEMBERS: int = 179
+#: Solar-metallicity giants of the logg sample: count, S/N_g above, logg below, |[Fe/H]| below.
+SOLAR_GIANTS: int = 200
+SOLAR_GIANT_MIN_SNR: float = 50.0
+SOLAR_GIANT_LOGG_MAX: float = 3.2
+SOLAR_GIANT_FEH_MAX: float = 0.1
+#: The logg-trend comparison keeps [Fe/H] above these (ours, the high-resolution reference).
+LOGG_TREND_FEH_MIN: dict[str, float] = {"ours": -0.5, "reference": -0.2}
+#: Elements without a logg correction (§4.2.2: "no correction for C and N").
+LOGG_TREND_SKIP: tuple[str, ...] = ("C", "N")
+#: Solar twins of the zero points: Teff range (K), logg range (dex), |[Fe/H]| below (dex).
+TWIN_TEFF_RANGE: tuple[float, float] = (5700.0, 5900.0)
+TWIN_LOGG_RANGE: tuple[float, float] = (4.0, 5.0)
+TWIN_FEH_MAX: float = 0.1
+
 # --------------------------------------------------------- Section 5, Table 4: the catalogue
 #: Subgiants in the catalogue, of the parent sample (Xiang & Rix 2022), with LAMOST S/N above.
 CATALOG_STARS: int = 116611
