@@ -551,3 +551,61 @@ def test_calibration_file_errors_name_the_file(tmp_path):
         (tmp_path / "c.json").write_text(json.dumps({**doc, **change}))
         with pytest.raises(ValueError, match=f"c.json.*{word}|{word}.*c.json"):
             Calibration.load(tmp_path / "c.json")
+
+
+# ------------------------------------------------------------------- the whole chain, end to end
+def test_chain_removes_an_injected_eq26_error():
+    """Stars with ε = f(Teff) + f(logg) + d (Eq. 26) injected into a flat [Mg/Fe]: the chain
+    (wide binaries → logg trend against an unbiased flat reference → zero points from its twins)
+    gives back the truth, with no trend left in Teff or logg: the constants the Teff and logg
+    fits cannot pin down end up in d."""
+    rng = np.random.default_rng(20)
+    coef, d0 = 3 * mg_row(), 0.07
+
+    def measured(teff, logg, truth):
+        eps = f_teff(coef, teff) + 0.08 * (4.4 - logg) + d0
+        return truth + eps + rng.normal(0, 0.02, len(truth))
+
+    t1, t2 = rng.uniform(*paper.BINARY_TEFF_RANGE, size=(2, 400))
+    g1, g2 = rng.uniform(4.3, 4.5, size=(2, 400))
+    truth = rng.normal(0.05, 0.03, 400)
+    delta = measured(t1, g1, truth) - measured(t2, g2, truth)
+    cal = Calibration(teff={"Mg": fit_teff_trend(t1, t2, delta, np.full(400, 0.03))})
+
+    def survey(n):
+        giant = rng.random(n) < 0.4
+        teff = np.where(giant, rng.uniform(4500, 5200, n), rng.uniform(5000, 6800, n))
+        logg = np.where(giant, rng.uniform(1.5, 3.5, n), rng.uniform(4.0, 4.6, n))
+        truth = rng.normal(0.05, 0.03, n)
+        table = Table(
+            {
+                "Teff": teff,
+                "logg": logg,
+                "[Fe/H]": rng.uniform(-0.1, 0.1, n),
+                "[Mg/Fe]": measured(teff, logg, truth),
+            }
+        )
+        return table, truth
+
+    sample, _ = survey(3000)
+    twins = survey(300)[0]
+    twins["Teff"], twins["logg"] = rng.uniform(5710, 5890, 300), rng.uniform(4.2, 4.6, 300)
+    reference = Table(
+        {
+            "Teff": rng.uniform(5710, 5890, 300),
+            "logg": rng.uniform(1.5, 4.6, 300),
+            "[Fe/H]": rng.uniform(-0.1, 0.1, 300),
+            "[Mg/Fe]": rng.normal(0.05, 0.03, 300),
+        }
+    )
+    cal.logg = fit_logg_trends(apply(sample, cal), reference, ("Mg",))
+    twins["[Mg/Fe]"] = measured(twins["Teff"], twins["logg"], rng.normal(0.05, 0.03, 300))
+    cal.zero = zero_points(apply(twins, cal), reference, elements=("Mg",))
+
+    test, truth = survey(2000)
+    resid = np.asarray(apply(test, cal)["[Mg/Fe]"]) - truth
+    assert abs(np.median(resid)) < 0.01
+    for x in ("Teff", "logg"):
+        edges = np.quantile(test[x], np.linspace(0, 1, 6))
+        which = np.digitize(test[x], edges[1:-1])
+        assert all(abs(np.median(resid[which == k])) < 0.015 for k in range(5)), x
