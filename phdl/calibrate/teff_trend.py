@@ -12,9 +12,9 @@ shape (f(T) − f(T0)) is well measured, its value at one Teff is not (Table 2's
 
 The fit: Gaussian likelihood with the given errors on Δ; a flat prior in the box ``bounds``
 (:data:`PRIOR_BOUNDS`, generous: Table 2's largest coefficients are 0.34, 5.5 and 30); emcee's
-affine-invariant ensemble (``nwalkers`` walkers) started in a small Gaussian ball (1 % of the
-least-squares covariance) around the weighted least-squares solution; the first ``burn`` steps
-discarded. The chain counts as converged when the steps kept exceed 50 integrated
+affine-invariant ensemble (``nwalkers`` walkers) started in a small Gaussian ball around the
+weighted least-squares solution (shaped by its covariance, σ 1 % of its errors); the first
+``burn`` steps discarded. The chain counts as converged when the steps kept exceed 50 integrated
 autocorrelation times (the largest of the three, ``get_autocorr_time(tol=0)``). Deterministic
 under ``seed``: emcee draws from a ``RandomState`` set by passing a :class:`emcee.State` with
 ``random_state`` (emcee's documented replacement for ``rstate0``).
