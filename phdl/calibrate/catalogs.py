@@ -1,10 +1,9 @@
 """Catalogues in: astropy Tables or pandas DataFrames, their columns, cross-matches, [X/Fe] names.
 
 Every check here names the catalogue and the column it is about, so that a bad input to any
-calibration step reads as one clear line. A cross-match is an inner join on one id column, as
-pandas ``merge(how="inner")`` would make it, done with numpy's ``intersect1d``: pandas is not a
-dependency of phdl, but a DataFrame is accepted wherever a Table is (converted with
-:meth:`Table.from_pandas`).
+calibration step reads as one clear line. A cross-match is an inner join on one id column with
+pandas ``merge(how="inner")``, as a user would join the real catalogues; a DataFrame is
+accepted wherever a Table is (converted with :meth:`Table.from_pandas`).
 """
 
 from __future__ import annotations
@@ -69,8 +68,12 @@ def crossmatch(
             raise ValueError(
                 f"catalogue {what!r} repeats ids in column {on!r}; keep one row a star"
             )
-    ids_ours, ids_ref = np.asarray(ours[on]), np.asarray(reference[on])
-    _, rows_ours, rows_ref = np.intersect1d(ids_ours, ids_ref, return_indices=True)
+    import pandas as pd
+
+    left = pd.DataFrame({on: np.asarray(ours[on]), "_row_ours": np.arange(len(ours))})
+    right = pd.DataFrame({on: np.asarray(reference[on]), "_row_ref": np.arange(len(reference))})
+    both = left.merge(right, on=on, how="inner", sort=True)
+    rows_ours, rows_ref = both["_row_ours"].to_numpy(), both["_row_ref"].to_numpy()
     if len(rows_ours) == 0:
         raise ValueError(
             f"no star in common between catalogues {catalogs[0]!r} and {catalogs[1]!r} "
