@@ -93,7 +93,9 @@ def _populations(population, shape: tuple[int, ...]) -> np.ndarray:
     pops = np.broadcast_to(np.asarray(population, dtype=str), shape)
     for p in np.unique(pops):
         if p not in POPULATIONS:
-            raise ValueError(f"unknown population {p!r}; expected one of {', '.join(POPULATIONS)}")
+            raise ValueError(
+                f"unknown population {str(p)!r}; expected one of {', '.join(POPULATIONS)}"
+            )
     return pops
 
 

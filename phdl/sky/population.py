@@ -19,6 +19,10 @@ the analytic isochrone (:mod:`phdl.sky.isochrone`) with the grid's branch fracti
 subgiants uniform along the SGB, giants uniform in logg from the base to the tip with 30 % in a
 red-clump-like overdensity at logg N(2.45, 0.1) on the RGB line; then Gaussian scatter of
 50 K in Teff and 0.05 dex in logg. vmic from :func:`phdl.sky.isochrone.vmic`.
+
+The other samples here: :func:`survey_common` (the LAMOST-APOGEE-GALAH stars of §4.1),
+:func:`solar_giants` (§4.2.2) and :func:`hypatia_stars` (the Hypatia-like sample's truth; its
+catalogue is :func:`phdl.sky.references.hypatia_catalog`).
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from phdl.sky.abundances import abundance_pattern
 __all__ = [
     "AGE_RANGES",
     "FEH_DISTRIBUTIONS",
+    "HYPATIA_KINDS",
     "POPULATION_FRACTIONS",
     "SAMPLE_CODES",
     "SNR_G",
@@ -47,6 +52,7 @@ __all__ = [
     "field_eep",
     "field_stars",
     "galah_snr",
+    "hypatia_stars",
     "solar_giants",
     "source_ids",
     "streams",
@@ -243,3 +249,46 @@ def solar_giants(n: int, seed: int) -> Table:
     return truth_table(
         "giants", r_id, teff, logg, feh, xfe, snr, "low-alpha", branch=np.full(n, "RGB"), age=age
     )
+
+
+#: Hypatia's stars: solar analogues, dwarfs/subgiants flat in logg, giants (fractions).
+HYPATIA_KINDS: dict[str, float] = {"analogue": 0.15, "dwarf": 0.77, "giant": 0.08}
+_HYPATIA_POPS = {"low-alpha": 0.85, "high-alpha": 0.13, "halo": 0.02}
+
+
+def _dwarf_eep(logg: np.ndarray, t_to: np.ndarray) -> np.ndarray:
+    """Phase on the isochrone where logg (dex) is reached: MS (bisection: logg falls along it),
+    SGB or RGB."""
+    lo, hi = np.zeros_like(logg), np.full_like(logg, 1.0 - 1e-9)
+    for _ in range(40):
+        mid = 0.5 * (lo + hi)
+        above = iso.locus(mid, 0.0, t_to)[1] > logg
+        lo, hi = np.where(above, mid, lo), np.where(above, hi, mid)
+    sgb = 1.0 + (iso.LOGG_TURNOFF - logg) / (iso.LOGG_TURNOFF - iso.LOGG_RGB_BASE)
+    rgb = 2.0 + (iso.LOGG_RGB_BASE - logg) / (iso.LOGG_RGB_BASE - iso.LOGG_TIP)
+    return np.where(logg >= iso.LOGG_TURNOFF, lo, np.where(logg >= iso.LOGG_RGB_BASE, sgb, rgb))
+
+
+def hypatia_stars(n: int, seed: int) -> Table:
+    """``n`` nearby FGK stars (truth) of the Hypatia-like sample: :data:`HYPATIA_KINDS` —
+    solar analogues (low-α, [Fe/H] N(0, 0.07), Teff N(5777, 80) K on the main sequence, ages
+    2-8 Gyr), dwarfs and subgiants uniform in logg 3.5-4.7 on the isochrone, giants uniform in
+    logg 1.5-3.5 — with the field's populations (85/13/2 %) and scatter (50 K, 0.05 dex)."""
+    n = check_n(n)
+    r_pop, r_eep, r_ab, r_snr, r_id, r_kind = streams(seed, SAMPLE_CODES["hypatia"], 6)
+    kind = r_kind.choice(3, size=n, p=list(HYPATIA_KINDS.values()))
+    pops, feh, age = draw_populations(r_pop, n, _HYPATIA_POPS)
+    analogue = kind == 0
+    pops = np.where(analogue, "low-alpha", pops)
+    feh = np.where(analogue, np.clip(r_pop.normal(0.0, 0.07, n), -0.3, 0.3), feh)
+    age = np.where(analogue, r_pop.uniform(2.0, 8.0, n), age)
+    t_to = iso.turnoff_teff(age, feh)
+    x_sun = (r_eep.normal(5777.0, 80.0, n) - iso.TEFF_MS_MIN) / (t_to - iso.TEFF_MS_MIN)
+    logg = np.where(kind == 1, r_eep.uniform(3.5, 4.7, n), r_eep.uniform(1.5, 3.5, n))
+    eep = np.where(analogue, np.clip(x_sun, 0.0, 1.0 - 1e-9), _dwarf_eep(logg, t_to))
+    teff, logg = iso.locus(eep, feh, t_to)
+    teff = teff + r_eep.normal(0.0, FIELD_SCATTER[0], n)
+    logg = logg + r_eep.normal(0.0, FIELD_SCATTER[1], n)
+    xfe = abundance_pattern(feh, pops, r_ab)
+    return truth_table("hypatia", r_id, teff, logg, feh, xfe, draw_snr(r_snr, n), pops,
+                       branch=iso.branch_of(eep), age=age)  # fmt: skip

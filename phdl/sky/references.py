@@ -4,6 +4,9 @@ Each has the survey's real column names, its own noise (Gaussian, σ per column 
 its own coverage (elements it lacks are absent; values it did not measure are NaN) and its own
 faults, and one row per truth row in the truth's order (the ids cross-match back). Noise σ are
 typical published precisions, not fits.
+
+``HYPATIA_SOLAR_OFFSET`` (a dict, element -> dex) is read on first use from the engine's solar
+mixture, so it is left out of ``__all__`` (importing this module does not load the engine).
 """
 
 from __future__ import annotations
@@ -16,23 +19,14 @@ from astropy.table import Table
 
 from phdl.labels import ELEMENTS, LABELS
 from phdl.paper import TWIN_FEH_MAX, TWIN_LOGG_RANGE, TWIN_TEFF_RANGE, table3
-from phdl.sky import isochrone as iso
-from phdl.sky.abundances import abundance_pattern
 from phdl.sky.binaries import pair_rows
-from phdl.sky.population import (
-    SAMPLE_CODES,
-    check_n,
-    draw_populations,
-    draw_snr,
-    galah_snr,
-    streams,
-    truth_table,
-)
+from phdl.sky.population import draw_snr, galah_snr, hypatia_stars, streams
 
 __all__ = [
-    "APOGEE_ELEMENTS", "DD_PAYNE_ELEMENTS", "GALAH_ELEMENTS", "HYPATIA_SOLAR_SCALE",
+    "APOGEE_ELEMENTS", "APOGEE_HOT_FAULT", "DD_PAYNE_ELEMENTS", "GALAH_ELEMENTS",
+    "GALAH_HOT_FAULT", "HYPATIA_COVERAGE", "HYPATIA_SOLAR_SCALE", "HYPATIA_THIN_TWINS",
     "LODDERS_2009", "apogee_dr17", "dd_payne", "el_badry", "galah_dr3", "hypatia",
-    "hypatia_catalog", "hypatia_solar_offset", "hypatia_stars",
+    "hypatia_catalog", "hypatia_solar_offset",
 ]  # fmt: skip
 
 DD_PAYNE_ELEMENTS = ("C", "N", "O", "Na", "Mg", "Al", "Si", "Ca", "Ti", "Cr", "Mn", "Co", "Ni",
@@ -192,62 +186,28 @@ HYPATIA_COVERAGE.update({"N": 0.4, "S": 0.4, "K": 0.3, "Cu": 0.6, "Zn": 0.6, "Sr
 #: Elements Hypatia measures in at most this many solar twins: those Table 3 takes from GALAH
 #: DR3 (Mn Ba La Ce Nd Sm Eu) get HYPATIA_THIN_TWINS, Pr ("none") gets 0.
 HYPATIA_THIN_TWINS: int = 4
-#: Hypatia's stars: solar analogues, dwarfs/subgiants flat in logg, giants (fractions).
-HYPATIA_KINDS: dict[str, float] = {"analogue": 0.15, "dwarf": 0.77, "giant": 0.08}
-_HYPATIA_POPS = {"low-alpha": 0.85, "high-alpha": 0.13, "halo": 0.02}
 
 
 @functools.cache
+def _solar_offset() -> tuple[tuple[str, float], ...]:
+    from phdl.synth.atoms import ATOMS  # the engine's solar mixture (loads torch)
+
+    sky = {el: float(ATOMS.log_eps_sun[ATOMS.index(el)]) for el in LODDERS_2009}
+    return tuple((el, round(sky[el] - a, 4)) for el, a in LODDERS_2009.items())
+
+
 def hypatia_solar_offset() -> dict[str, float]:
     """Per element (Fe and the 30), log ε☉(sky) - log ε☉(Lodders 2009) in dex: Hypatia's
     [X/H] = the sky's [X/H] + this offset, so subtract it to return to the sky's scale (the
-    engine's Asplund et al. 2009 mixture, :mod:`phdl.synth.atoms`)."""
-    from phdl.synth.atoms import ATOMS  # the engine's solar mixture (loads torch)
-
-    return {
-        el: round(float(ATOMS.log_eps_sun[ATOMS.index(el)]) - a, 4)
-        for el, a in LODDERS_2009.items()
-    }
+    engine's Asplund et al. 2009 mixture, :mod:`phdl.synth.atoms`). Also available as the
+    module constant ``HYPATIA_SOLAR_OFFSET`` (computed on first use: it loads the engine)."""
+    return dict(_solar_offset())
 
 
 def __getattr__(name: str) -> Any:  # HYPATIA_SOLAR_OFFSET: a constant computed on first use
     if name == "HYPATIA_SOLAR_OFFSET":
         return hypatia_solar_offset()
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def _dwarf_eep(logg: np.ndarray, t_to: np.ndarray) -> np.ndarray:
-    """Phase on the isochrone where logg (dex) is reached: MS (inverted on a grid), SGB or RGB."""
-    x = np.linspace(0.0, 1.0 - 1e-9, 401)
-    _, g_ms = iso.locus(x[None, :], 0.0, t_to[:, None])
-    ms = x[np.argmin(np.abs(g_ms - logg[:, None]), axis=1)]
-    sgb = 1.0 + (iso.LOGG_TURNOFF - logg) / (iso.LOGG_TURNOFF - iso.LOGG_RGB_BASE)
-    rgb = 2.0 + (iso.LOGG_RGB_BASE - logg) / (iso.LOGG_RGB_BASE - iso.LOGG_TIP)
-    return np.where(logg >= iso.LOGG_TURNOFF, ms, np.where(logg >= iso.LOGG_RGB_BASE, sgb, rgb))
-
-
-def hypatia_stars(n: int, seed: int) -> Table:
-    """``n`` nearby FGK stars (truth) of the Hypatia-like sample: :data:`HYPATIA_KINDS` —
-    solar analogues (low-α, [Fe/H] N(0, 0.07), Teff N(5777, 80) K on the main sequence, ages
-    2-8 Gyr), dwarfs and subgiants uniform in logg 3.5-4.7 on the isochrone, giants uniform in
-    logg 1.5-3.5 — with the field's populations (85/13/2 %) and scatter (50 K, 0.05 dex)."""
-    n = check_n(n)
-    r_pop, r_eep, r_ab, r_snr, r_id, r_kind = streams(seed, SAMPLE_CODES["hypatia"], 6)
-    kind = r_kind.choice(3, size=n, p=list(HYPATIA_KINDS.values()))
-    pops, feh, age = draw_populations(r_pop, n, _HYPATIA_POPS)
-    analogue = kind == 0
-    pops = np.where(analogue, "low-alpha", pops)
-    feh = np.where(analogue, np.clip(r_pop.normal(0.0, 0.07, n), -0.3, 0.3), feh)
-    age = np.where(analogue, r_pop.uniform(2.0, 8.0, n), age)
-    t_to = iso.turnoff_teff(age, feh)
-    x_sun = (r_eep.normal(5777.0, 80.0, n) - iso.TEFF_MS_MIN) / (t_to - iso.TEFF_MS_MIN)
-    logg = np.where(kind == 1, r_eep.uniform(3.5, 4.7, n), r_eep.uniform(1.5, 3.5, n))
-    eep = np.where(analogue, np.clip(x_sun, 0.0, 1.0 - 1e-9), _dwarf_eep(logg, t_to))
-    teff, logg = iso.locus(eep, feh, t_to)
-    teff, logg = _noisy(r_eep, teff, 50.0), _noisy(r_eep, logg, 0.05)
-    xfe = abundance_pattern(feh, pops, r_ab)
-    return truth_table("hypatia", r_id, teff, logg, feh, xfe, draw_snr(r_snr, n), pops,
-                       branch=iso.branch_of(eep), age=age)  # fmt: skip
 
 
 def _near_twin(t: dict[str, np.ndarray]) -> np.ndarray:

@@ -7,7 +7,7 @@
 | "giants"   | :func:`phdl.sky.population.solar_giants`  | stars    | apogee                   |
 | "binaries" | :func:`phdl.sky.binaries.wide_binaries`   | pairs    | el_badry                 |
 | "m67"      | :func:`phdl.sky.cluster.m67`              | stars    | none                     |
-| "hypatia"  | :func:`phdl.sky.references.hypatia_stars` | stars    | hypatia (its own sample) |
+| "hypatia"  | :func:`phdl.sky.population.hypatia_stars` | stars    | hypatia (its own sample) |
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from astropy.table import Table
 from phdl.sky import references as ref
 from phdl.sky.binaries import wide_binaries
 from phdl.sky.cluster import m67
-from phdl.sky.population import field_stars, solar_giants, survey_common
+from phdl.sky.population import field_stars, hypatia_stars, solar_giants, survey_common
 
 __all__ = ["CATALOGS", "SAMPLES", "references_for", "sample"]
 
@@ -32,7 +32,7 @@ SAMPLES: dict[str, Callable[..., Table]] = {
     "giants": solar_giants,
     "binaries": wide_binaries,
     "m67": m67,
-    "hypatia": ref.hypatia_stars,
+    "hypatia": hypatia_stars,
 }
 
 #: Sample name -> {catalogue name: f(truth, seed) -> Table}.
