@@ -71,7 +71,7 @@ def wide_binaries(n_pairs: int, seed: int) -> Table:
     Per pair: population, [Fe/H] as the field (:func:`phdl.sky.population.draw_populations`),
     age U(1, 10) Gyr, masses from :func:`_masses`, separation log-uniform 50-50,000 AU. S/N_g
     of the primary LAMOST-like (:func:`phdl.sky.population.draw_snr`), of the secondary
-    S/N_1 (M2/M1)² (flux ∝ M⁴ on the main sequence), truncated to [10, 500]. Measured V_los =
+    S/N_1 (M2/M1)² (flux ∝ M⁴ on the main sequence), clipped to [10, 500]. Measured V_los =
     true + N(0, vlos_err); bound pairs differ by their projected orbital speed
     29.78 sqrt(M_tot / sep_AU) N(0, 1/3) km/s, chance alignments by N(0, 30) km/s.
 
