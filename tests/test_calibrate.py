@@ -24,7 +24,6 @@ from phdl.calibrate import (
     fit_logg_trend,
     fit_logg_trends,
     fit_teff_trend,
-    hypatia_xfe,
     zero_points,
 )
 from phdl.calibrate.teff_trend import powers
@@ -392,17 +391,6 @@ def test_zero_points_need_our_twins(zero_point_catalogues):
     del ours["[Mn/Fe]"]
     with pytest.raises(ValueError, match=r"'ours'.*'\[Mn/Fe\]'"):
         zero_points(ours, hyp, galah, elements=("Mn",), min_twins=1)
-
-
-def test_hypatia_xfe_forms_x_over_fe():
-    hyp = Table({"[Fe/H]": [0.1, np.nan], "[Mg/H]": [0.25, 0.3], "[Eu/H]": [-0.1, 0.0]})
-    out = hypatia_xfe(hyp)
-    assert out["[Mg/Fe]"][0] == pytest.approx(0.15) and out["[Eu/Fe]"][0] == pytest.approx(-0.2)
-    assert np.isnan(out["[Mg/Fe]"][1])
-    assert "[Fe/Fe]" not in out.colnames and "[Mg/Fe]" not in hyp.colnames
-    hyp["[Mg/Fe]"] = [0.0, 0.0]
-    with pytest.raises(ValueError, match=r"\[Mg/Fe\]"):
-        hypatia_xfe(hyp)
 
 
 # ----------------------------------------------------------- the calibration file and apply()

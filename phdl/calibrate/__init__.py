@@ -14,7 +14,6 @@ The files, in the order the chain runs:
 
 from phdl.calibrate.atm import AtmSplines, fit_atm_splines
 from phdl.calibrate.calibration import STEPS, Calibration
-from phdl.calibrate.catalogs import hypatia_xfe
 from phdl.calibrate.correct import apply
 from phdl.calibrate.logg_trend import LoggTrend, fit_logg_trend, fit_logg_trends
 from phdl.calibrate.smooth import MedianSpline, fit_median_spline
@@ -35,6 +34,5 @@ __all__ = [
     "fit_logg_trends",
     "fit_median_spline",
     "fit_teff_trend",
-    "hypatia_xfe",
     "zero_points",
 ]

@@ -18,8 +18,6 @@ from astropy.table import Table
 #: The id column the cross-matches use unless told otherwise (Gaia DR3 source id).
 DEFAULT_ID: str = "source_id"
 
-_XH = re.compile(r"^\[([A-Z][a-z]?)/H\]$")
-
 
 def as_table(catalog: Any, what: str) -> Table:
     """``catalog`` as an astropy Table (a DataFrame is converted; a Table is returned as is)."""
@@ -91,26 +89,3 @@ def symbol(element: str) -> str:
 def xfe(element: str) -> str:
     """The column name "[X/Fe]" of ``element`` given as "X" or "[X/Fe]"."""
     return f"[{symbol(element)}/Fe]"
-
-
-def hypatia_xfe(table: Any) -> Table:
-    """A copy of a Hypatia-like catalogue with ``[X/Fe] = [X/H] - [Fe/H]`` (dex) added for every
-    ``[X/H]`` column present (X other than Fe).
-
-    Hypatia gives abundances relative to hydrogen; the calibration works on [X/Fe]. A star
-    without [Fe/H] (NaN or masked) gets NaN in every formed column. An ``[X/Fe]`` column that
-    already exists is a ValueError (the catalogue would hold two versions of one abundance).
-    """
-    table = as_table(table, "hypatia")
-    require(table, ["[Fe/H]"], "hypatia")
-    out = table.copy()
-    feh = values(table, "[Fe/H]")
-    for name in table.colnames:
-        match = _XH.match(name)
-        if not match or match.group(1) == "Fe":
-            continue
-        target = xfe(match.group(1))
-        if target in table.colnames:
-            raise ValueError(f"catalogue 'hypatia' has both {name!r} and {target!r}")
-        out[target] = values(table, name) - feh
-    return out

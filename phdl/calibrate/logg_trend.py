@@ -97,7 +97,7 @@ def fit_logg_trend(
 
     ``ours``: our catalogue with uncalibrated logg, [Fe/H] and Teff-corrected [X/Fe]; ``reference``:
     a high-resolution catalogue with logg, [Fe/H], [X/Fe] (form [X/Fe] from Hypatia's [X/H] with
-    :func:`~phdl.calibrate.catalogs.hypatia_xfe`). ``feh_min``: the [Fe/H] cuts, keys "ours" and
+    :func:`phdl.io.surveys.standardize`). ``feh_min``: the [Fe/H] cuts, keys "ours" and
     "reference". ``catalogs`` names the two in error messages. Stars with NaN are left out.
     """
     if symbol(element) in LOGG_TREND_SKIP:

@@ -113,8 +113,8 @@ def zero_points(
 
     ``ours``: our catalogue, Teff, logg, [Fe/H] (calibrated by the §4.1 splines) and [X/Fe] with
     f(Teff) and f(logg) already subtracted. ``hypatia``, ``galah`` (optional): Teff, logg,
-    [Fe/H] and [X/Fe] columns (form Hypatia's [X/Fe] with :func:`hypatia_xfe`). An element of
-    ours without any solar twin with a finite value is a ValueError naming it; fewer than
+    [Fe/H] and [X/Fe] columns (Hypatia's [X/Fe]: :func:`phdl.io.surveys.standardize`). An
+    element of ours without any solar twin with a finite value is a ValueError naming it; fewer than
     ``min_twins`` is a warning.
     """
     ours = as_table(ours, "ours")
