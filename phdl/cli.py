@@ -276,6 +276,13 @@ def _catalog_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="random seed of CMA-ES (default 0)")
     _start_model_arg(p)
     p.add_argument("--no-flags", action="store_true", help="errors only, no chi2-scan flags")
+    p.add_argument(
+        "--calibration",
+        type=Path,
+        default=None,
+        help="a calibration file (phdl.calibrate.Calibration.save) applied to the merged "
+        "catalogue; the fitted shards are reused when only this changes",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -292,7 +299,8 @@ def _catalog(args: argparse.Namespace) -> int:
     if args.start_model is not None and args.strategy != "fast":
         raise ValueError("--start-model is for --strategy fast")
     job = make_job(args.model, args.spectra, args.out, strategy=args.strategy, seed=args.seed,
-                   flags=not args.no_flags, start_model=args.start_model)  # fmt: skip
+                   flags=not args.no_flags, start_model=args.start_model,
+                   calibration=args.calibration)  # fmt: skip
     run = run_catalog(job, args.out, shard_size=args.shard_size, scheduler=args.scheduler,
                       workers=args.workers or None, progress=not args.quiet)  # fmt: skip
     print(f"phdl: {run.fitted} shards fitted, {run.skipped} already done", file=sys.stderr)
@@ -306,6 +314,19 @@ def _catalog(args: argparse.Namespace) -> int:
         return 1
     print(run.path)
     return 0
+
+
+# ---------------------------------------------------------------- phdl sky (phdl.sky.cli)
+def _sky_args(p: argparse.ArgumentParser) -> None:
+    from phdl.sky.cli import add_arguments
+
+    add_arguments(p)
+
+
+def _sky(args: argparse.Namespace) -> int:
+    from phdl.sky.cli import run
+
+    return run(args)
 
 
 # ---------------------------------------------------------------- phdl book
@@ -339,6 +360,7 @@ COMMANDS: dict[
     "train": ("train an emulator on a grid (resumable)", _train_args, _train),
     "fit": ("fit spectra with an emulator (CMA-ES, batched)", _fit_args, _fit),
     "catalog": ("fit, errors and flags of many spectra on Dask", _catalog_args, _catalog),
+    "sky": ("write a sample of the simulated sky: truth, catalogues, spectra", _sky_args, _sky),
     "book": ("execute the notebooks and build the book", _book_args, _book),
 }
 
@@ -346,7 +368,7 @@ COMMANDS: dict[
 def build_parser() -> argparse.ArgumentParser:
     """The ``phdl`` argument parser with one subparser per entry of :data:`COMMANDS`."""
     parser = argparse.ArgumentParser(
-        prog="phdl", description="PhDLspec companion: grid, train, fit, catalog, book"
+        prog="phdl", description="PhDLspec companion: grid, train, fit, catalog, sky, book"
     )
     parser.add_argument("--version", action="version", version=f"phdl {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")

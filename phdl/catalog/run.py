@@ -28,7 +28,7 @@ from astropy.table import Table, vstack
 from phdl.cache import sha256_file
 from phdl.catalog.inputs import Shard, resolve, shards
 from phdl.catalog.shard import Job, finished, run_shard, shard_paths
-from phdl.catalog.table4 import write_units
+from phdl.catalog.table4 import calibrated, write_units
 
 #: Seconds to wait for an existing scheduler before giving up.
 CONNECT_TIMEOUT = 10
@@ -79,11 +79,13 @@ def connect(scheduler: str | None, workers: int | None) -> Iterator:
 
 
 def make_job(
-    model, spectra, out, *, strategy="fast", seed=0, flags=True, batch_size=64, start_model=None
-) -> Job:
+    model, spectra, out, *, strategy="fast", seed=0, flags=True, batch_size=64, start_model=None,
+    calibration=None,
+) -> Job:  # fmt: skip
     """The :class:`Job` for ``model`` (checkpoint path), ``spectra`` (``--spectra``) and the
     catalogue ``out`` (the shards go to ``<out>.shards/``); ``start_model``: the fast
-    strategy's start model (checkpoint path) or None."""
+    strategy's start model (checkpoint path) or None; ``calibration``: a calibration file
+    (:meth:`phdl.calibrate.Calibration.save`) applied when the shards are merged, or None."""
     paths = [Path(model)] + ([] if start_model is None else [Path(start_model)])
     for p in paths:
         if not p.is_file():
@@ -91,8 +93,15 @@ def make_job(
     out = Path(out)
     shard_dir = out.with_name(out.name + ".shards")
     start = ("", "") if start_model is None else (str(paths[1].resolve()), sha256_file(paths[1]))
+    calib = ("", "")
+    if calibration is not None:
+        from phdl.calibrate import Calibration
+
+        Calibration.load(calibration)  # a missing or broken file fails before any fitting
+        calib = (str(Path(calibration).resolve()), sha256_file(Path(calibration)))
     return Job(str(paths[0].resolve()), sha256_file(paths[0]), resolve(spectra),
-               str(shard_dir.resolve()), strategy, seed, flags, batch_size, *start)  # fmt: skip
+               str(shard_dir.resolve()), strategy, seed, flags, batch_size, *start,
+               *calib)  # fmt: skip
 
 
 def run_catalog(
@@ -148,12 +157,17 @@ def _run_id(job: Job) -> str:
 
 def merge(job: Job, todo: list[Shard], out: str | os.PathLike[str]) -> Path:
     """The catalogue: every shard's rows in input order, one FITS table with the provenance
-    header (model, its SHA-256, options, phdl version, calibration "none")."""
+    header (model, its SHA-256, options, phdl version, the calibration file or "none"); the
+    job's calibration, if any, applied (:func:`phdl.catalog.table4.calibrated`)."""
     from phdl import __version__
     from phdl.fit import read_table, write_table
 
     parts = [read_table(shard_paths(job.shard_dir, s.index)[0]) for s in todo]
     table = vstack(parts, metadata_conflicts="silent") if parts else Table()
+    if job.calibration_path and len(table):
+        from phdl.calibrate import Calibration
+
+        table = calibrated(table, Calibration.load(job.calibration_path))
     for key in ("SHARD", "FIRST"):
         table.meta.pop(key, None)
     table.meta.update(
@@ -165,7 +179,8 @@ def merge(job: Job, todo: list[Shard], out: str | os.PathLike[str]) -> Path:
             "STRATEGY": job.strategy,
             "SEED": int(job.seed),
             "FLAGS": bool(job.flags),
-            "CALIB": "none",
+            "CALIB": Path(job.calibration_path).name if job.calibration_path else "none",
+            "CALIBSHA": job.calibration_sha256 or "none",
             "NSTARS": int(job.inputs.n),
             "NSHARDS": len(todo),
             "SPECTRA": Path(job.inputs.source).name,

@@ -44,6 +44,10 @@ class Job:
     batch_size: int = 64
     start_model_path: str = ""
     start_model_sha256: str = ""
+    #: applied when the shards are merged (not in :meth:`options`: a new calibration reuses
+    #: the fitted shards)
+    calibration_path: str = ""
+    calibration_sha256: str = ""
 
     def options(self) -> dict:
         """What decides a shard's rows besides the model and the inputs (in the sidecar)."""

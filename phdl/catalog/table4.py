@@ -8,8 +8,9 @@ logg, logg_err, [Fe/H], [Fe/H]_err, each [X/Fe], each [X/Fe]_err, each [X/Fe]_fl
 at the end ("ok" for a fitted star; otherwise why it was not fitted: its flags are then -1).
 
 Errors are the χ²-scaled ones (Eq. 21). Until a calibration is applied, [X/Fe] equals
-[X/Fe]_uncali. The units go into the header as TUNITn (:func:`write_units`): "dex" is not one
-of the FITS standard's units, so astropy's own unit writing would drop it.
+[X/Fe]_uncali; :func:`calibrated` applies one (:mod:`phdl.calibrate`). The units go into the
+header as TUNITn (:func:`write_units`): "dex" is not one of the FITS standard's units, so
+astropy's own unit writing would drop it.
 """
 
 from __future__ import annotations
@@ -77,6 +78,17 @@ def table4(fit: Table, ids: dict[str, np.ndarray], reasons: list[str]) -> Table:
             if name.endswith("_flag"):
                 out[name][bad] = -1
     return out
+
+
+def calibrated(table: Table, calibration) -> Table:
+    """Table 4 rows with a :class:`phdl.calibrate.Calibration` applied: Teff, logg, [Fe/H] and
+    every [X/Fe] calibrated, [X/Fe]_uncali the fitted values, columns in Table 4's order."""
+    from phdl.calibrate import apply
+
+    plain = table.copy()
+    plain.remove_columns([c for c in plain.colnames if c.endswith("_uncali")])
+    out = apply(plain, calibration)
+    return out[[c for c in table.colnames]]
 
 
 def write_units(path) -> None:
