@@ -8,9 +8,17 @@ function works under the non-interactive Agg backend (papermill, CI) as well as 
 - :mod:`.spectra`: the grid (Figure 2), spectra with features, gradient spectra, sensitivity;
 - :mod:`.emulation`: emulation residuals (Figure 3) and training curves;
 - :mod:`.fitting`: gradient spectra of the emulators (Figure 4), one-to-one recovery (Figure 5)
-  and correlation matrices (Figure 6).
+  and correlation matrices (Figure 6);
+- :mod:`.calibration`: atmospheric parameters against a reference (Figure 7), wide-binary
+  differences (Figures 8 and 16), logg trends (Figure 9) and the bias of each calibration stage.
 """
 
+from phdl.plots.calibration import (
+    calibration_stages_figure,
+    fig7_atm_residuals,
+    fig9_logg_trends,
+    fig16_binary_deltas,
+)
 from phdl.plots.emulation import fig3_emulation, training_curves
 from phdl.plots.fitting import fig4_gradients, fig5_one_to_one, fig6_correlations
 from phdl.plots.spectra import (
@@ -25,12 +33,16 @@ from phdl.plots.spectra import (
 __all__ = [
     "FEATURES",
     "Feature",
+    "calibration_stages_figure",
     "element_sensitivity",
     "fig2_grid",
     "fig3_emulation",
     "fig4_gradients",
     "fig5_one_to_one",
     "fig6_correlations",
+    "fig7_atm_residuals",
+    "fig9_logg_trends",
+    "fig16_binary_deltas",
     "gradient_spectra",
     "spectrum_with_features",
     "training_curves",
