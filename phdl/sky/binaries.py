@@ -6,7 +6,8 @@ masses on one isochrone (:func:`phdl.sky.isochrone.isochrone`). A fraction
 :data:`CHANCE_FRACTION` (5 %) are chance alignments: the second star is an unrelated field star
 (its own population, [Fe/H], age, abundances) with a different line-of-sight velocity.
 
-:func:`binary_cuts` applies the paper's cuts to any table of pairs (truth or fitted labels).
+:func:`binary_cuts` (:mod:`phdl.calibrate.binaries`, re-exported here) applies the paper's
+cuts to any table of pairs (truth or fitted labels).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 import numpy as np
 from astropy.table import Table
 
-from phdl.paper import BINARY_DVLOS_MAD_MAX, BINARY_LOGG_MIN, BINARY_MIN_SNR, BINARY_TEFF_RANGE
+from phdl.calibrate.binaries import binary_cuts, pair_rows
 from phdl.sky import isochrone as iso
 from phdl.sky.abundances import abundance_pattern
 from phdl.sky.population import (
@@ -115,68 +116,9 @@ def wide_binaries(n_pairs: int, seed: int) -> Table:
     )  # fmt: skip
 
 
-def pair_rows(table: Any, pair_col: str, component_col: str) -> tuple[np.ndarray, np.ndarray]:
-    """Row indices (i1, i2) of component 1 and 2 of every pair; ValueError if not two per pair."""
-    pair = np.asarray(table[pair_col])
-    comp = np.asarray(table[component_col])
-    ids, counts = np.unique(pair, return_counts=True)
-    if np.any(counts != 2):
-        raise ValueError(f"pair {ids[counts != 2][0]!r} in column {pair_col!r} has not two rows")
-    i1, i2 = np.flatnonzero(comp == 1), np.flatnonzero(comp == 2)
-    if len(i1) != len(ids) or len(i2) != len(ids):
-        raise ValueError(f"column {component_col!r} must hold 1 and 2 once in every pair")
-    i1, i2 = i1[np.argsort(pair[i1], kind="stable")], i2[np.argsort(pair[i2], kind="stable")]
-    if not np.array_equal(pair[i1], pair[i2]):
-        raise ValueError(f"column {component_col!r} must hold 1 and 2 once in every pair")
-    return i1, i2
-
-
 def delta_vlos(table: Any, vlos_col: str = "vlos", pair_col: str = "pair_id",
                component_col: str = "component") -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """(pair ids, ΔV_los = V_los,1 - V_los,2 km/s) of every pair of ``table``."""
     i1, i2 = pair_rows(table, pair_col, component_col)
     v = np.asarray(table[vlos_col], dtype=np.float64)
     return np.asarray(table[pair_col])[i1], v[i1] - v[i2]
-
-
-def binary_cuts(
-    pairs_table: Any,
-    teff_col: str = "Teff",
-    logg_col: str = "logg",
-    snr_col: str = "snr_g",
-    vlos_col: str = "vlos",
-    pair_col: str = "pair_id",
-    component_col: str = "component",
-    mad: float | None = None,
-) -> Table:
-    """The rows of the pairs that pass all four wide-binary cuts of §4.2.1, both components:
-    S/N > BINARY_MIN_SNR, BINARY_TEFF_RANGE[0] < Teff < BINARY_TEFF_RANGE[1] K,
-    logg > BINARY_LOGG_MIN (:mod:`phdl.paper`; strict inequalities; a NaN fails), and
-    |ΔV_los| / mad < BINARY_DVLOS_MAD_MAX.
-
-    ``mad`` (km/s) is the median absolute deviation of ΔV_los, median(|ΔV - median(ΔV)|)
-    without the 1.4826 normal factor, over the pairs that pass the first three cuts, unless
-    given. Works on any table with those columns (truth or fitted labels). ValueError naming a
-    missing column.
-    """
-    cols = (teff_col, logg_col, snr_col, vlos_col, pair_col, component_col)
-    for name in cols:
-        if name not in pairs_table.colnames:
-            raise ValueError(f"pairs table has no column {name!r}")
-    table = pairs_table if isinstance(pairs_table, Table) else Table(pairs_table)
-    i1, i2 = pair_rows(table, pair_col, component_col)
-
-    def col(name):
-        return np.asarray(table[name], dtype=np.float64)
-
-    teff, logg, snr = col(teff_col), col(logg_col), col(snr_col)
-    star_ok = (snr > BINARY_MIN_SNR) & (logg > BINARY_LOGG_MIN)
-    star_ok &= (teff > BINARY_TEFF_RANGE[0]) & (teff < BINARY_TEFF_RANGE[1])
-    ok = star_ok[i1] & star_ok[i2]
-    dv = col(vlos_col)[i1] - col(vlos_col)[i2]
-    if mad is None:
-        base = dv[ok & np.isfinite(dv)]
-        mad = float(np.median(np.abs(base - np.median(base)))) if len(base) else np.nan
-    ok &= np.abs(dv) / mad < BINARY_DVLOS_MAD_MAX
-    keep = np.sort(np.concatenate([i1[ok], i2[ok]]))
-    return table[keep]

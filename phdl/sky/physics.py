@@ -52,11 +52,11 @@ _PERTURBED = {
         "Co I": -0.06,
     },
     "loggf_scatter": 0.03,  # dex, every line
-    "missing_line_fraction": 0.03,  # of the atomic lines
+    "missing_line_fraction": 0.02,  # of the atomic lines
     "seed": 2025,  # of the scatter and the missing lines
-    "vdw_factor": 1.5,  # van der Waals widths × 1.5
-    "stark_factor": 1.3,
-    "t_slope": 0.015,  # 1.5 % cooler per dex of tau above tau = 1
+    "vdw_factor": 1.25,  # van der Waals widths × 1.25
+    "stark_factor": 1.15,
+    "t_slope": 0.005,  # 0.5 % cooler per dex of tau above tau = 1
 }
 
 #: Preset name -> the fields changed from the engine's default :class:`Physics` (read-only).

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 from astropy.table import Table
 
-__all__ = ["LOGG_BINS", "TEFF_BINS", "binned_medians", "score", "score_stages"]
+__all__ = ["LOGG_BINS", "TEFF_BINS", "binned_medians", "score", "score_stages", "shifts"]
 
 #: Edges of the true-Teff bins of the spreads, K (the wide binaries' 4500-7000 K range).
 TEFF_BINS: tuple[float, ...] = (4500.0, 5000.0, 5500.0, 6000.0, 6500.0, 7000.0)
@@ -95,3 +95,17 @@ def score_stages(stages: dict, truth: Table, names, **kw) -> Table:
         s.add_column([stage] * len(s), name="stage", index=0)
         parts.append(s)
     return vstack(parts)
+
+
+def shifts(before: Table, after: Table, names) -> Table:
+    """How far a calibration moves each label: the median of after − before per star (rows in
+    the same order), ``label`` and ``median_shift`` (K or dex), and ``max_abs_shift`` over
+    stars. The control sky's test: a calibration of a sky whose physics is the model's should
+    move no [X/Fe] by more than a few hundredths of a dex."""
+    rows = []
+    for name in names:
+        d = np.asarray(after[name], float) - np.asarray(before[name], float)
+        ok = np.isfinite(d)
+        rows.append((name, float(np.median(d[ok])) if ok.any() else np.nan,
+                     float(np.max(np.abs(d[ok]))) if ok.any() else np.nan))  # fmt: skip
+    return Table(rows=rows, names=("label", "median_shift", "max_abs_shift"))

@@ -1,0 +1,119 @@
+"""The whole calibration of Section 4.1-4.2 in order, from fitted samples and references.
+
+1. §4.1: :func:`~phdl.calibrate.atm.fit_atm_splines` of our Teff, logg, [Fe/H] against the
+   LAMOST reference (DD-Payne) on the survey-common stars;
+2. §4.2.1: :func:`~phdl.calibrate.teff_trend.fit_teff_trend` per element on the wide binaries
+   that pass the paper's cuts (:func:`~phdl.calibrate.binaries.binary_cuts`, on our
+   uncalibrated labels);
+3. §4.2.2: :func:`~phdl.calibrate.logg_trend.fit_logg_trends` of the combined sample (binaries,
+   common stars, M67, solar giants) after step 2, against the Hypatia-like reference, vs our
+   uncalibrated logg (the paper's reading);
+4. :func:`~phdl.calibrate.zero_points.zero_points` of the combined sample after steps 1-3,
+   against Hypatia's solar twins, GALAH's where Hypatia is thin.
+
+The corrections are functions of our labels as fitted (uncalibrated Teff and logg, as
+:func:`~phdl.calibrate.correct.apply` evaluates them); each abundance step sees the abundance
+steps before it applied, and the zero points select our solar twins on calibrated labels.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+from astropy.table import Table
+
+from phdl.calibrate.atm import fit_atm_splines
+from phdl.calibrate.binaries import binary_cuts, pair_deltas, pair_table
+from phdl.calibrate.calibration import Calibration
+from phdl.calibrate.catalogs import symbol
+from phdl.calibrate.correct import apply
+from phdl.calibrate.logg_trend import fit_logg_trends
+from phdl.calibrate.teff_trend import fit_teff_trend
+from phdl.calibrate.zero_points import zero_points
+from phdl.paper import ATM_MIN_SNR, CATALOG_ELEMENTS
+
+__all__ = ["STAGES", "calibration_stages", "fit_calibration", "snr_cut", "teff_trends"]
+
+#: The four points at which chapter 06 scores a calibration: stage name -> steps applied.
+STAGES: dict[str, tuple[str, ...]] = {
+    "before": (),
+    "after Teff step": ("atm", "teff"),
+    "after logg step": ("atm", "teff", "logg"),
+    "after zero points": ("atm", "teff", "logg", "zero"),
+}
+
+
+def teff_trends(
+    binaries: Any, pairs: Any, survey: Any, elements: Iterable[str], *, seed: int = 0, **kw: Any
+) -> tuple[dict, Table]:
+    """Step 2: Eq. 28 per element on the pairs of ``pairs`` (El-Badry-like) that pass the
+    paper's cuts, with our labels ``binaries`` and the survey's S/N and V_los ``survey``
+    (columns ``snr_g``, ``vlos``). Returns (element -> TeffTrend, the kept pairs table)."""
+    kept = binary_cuts(pair_table(binaries, pairs, survey))
+    trends = {}
+    for k, el in enumerate(elements):
+        trends[symbol(el)] = fit_teff_trend(*pair_deltas(kept, el), seed=seed + k, **kw)
+    return trends, kept
+
+
+def fit_calibration(
+    *,
+    common: Any,
+    lamost_reference: Any,
+    binaries: Any,
+    pairs: Any,
+    survey: Any,
+    logg_sample: Any,
+    hypatia: Any,
+    galah: Any = None,
+    elements: Iterable[str] = CATALOG_ELEMENTS,
+    seed: int = 0,
+) -> Calibration:
+    """The four steps (module docstring) as one :class:`Calibration`.
+
+    ``common``: our labels of the survey-common stars; ``lamost_reference``: their reference
+    labels (phdl names, e.g. :func:`phdl.io.surveys.standardize` of DD-Payne); ``binaries``,
+    ``pairs``, ``survey``: as :func:`teff_trends`; ``logg_sample``: our labels of the
+    combined sample; ``hypatia``, ``galah``: references in phdl names. All tables carry
+    ``source_id``; ``seed``: emcee's.
+    """
+    elements = [symbol(e) for e in elements]
+    cal = Calibration(atm=fit_atm_splines(common, lamost_reference))
+    cal.teff, _ = teff_trends(binaries, pairs, survey, elements, seed=seed)
+    after_teff = apply(logg_sample, cal, steps=("teff",))  # logg stays as fitted (§4.2.2)
+    cal.logg = fit_logg_trends(_uncalibrated_names(after_teff), hypatia, elements)
+    after_logg = apply(logg_sample, cal, steps=("atm", "teff", "logg"))
+    cal.zero = zero_points(_uncalibrated_names(after_logg), hypatia, galah, elements=elements)
+    return cal
+
+
+def snr_cut(table: Any, minimums: dict[str, float] = ATM_MIN_SNR) -> Table:
+    """The rows of ``table`` above every S/N minimum whose column it has (§4.1: S/N_g > 40,
+    GALAH snr_c1_iraf > 40 and snr_c3_iraf > 60); ValueError if it has none of them."""
+    from phdl.calibrate.catalogs import as_table, values
+
+    table = as_table(table, "table")
+    present = [c for c in minimums if c in table.colnames]
+    if not present:
+        raise ValueError(f"table has none of the S/N columns {list(minimums)}")
+    keep = np.ones(len(table), dtype=bool)
+    for col in present:
+        keep &= values(table, col) > minimums[col]
+    return table[keep]
+
+
+def calibration_stages(table: Any, calibration: Calibration) -> dict[str, Table]:
+    """``table`` at each of :data:`STAGES` (name -> table with those steps applied)."""
+    return {
+        name: (table.copy() if not steps else apply(table, calibration, steps=steps))
+        for name, steps in STAGES.items()
+    }
+
+
+def _uncalibrated_names(table: Table) -> Table:
+    """``table`` without its ``_uncali`` columns (the next step reads the corrected values)."""
+    out = table.copy(copy_data=False)
+    out.remove_columns([c for c in out.colnames if c.endswith("_uncali")])
+    return out

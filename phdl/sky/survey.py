@@ -1,0 +1,112 @@
+"""Chapter 06's sky: the calibration samples with their catalogues, observed and fitted.
+
+:func:`make_sky` draws the samples of §4.1-4.2 (:data:`SAMPLE_ORDER`: survey-common stars,
+wide binaries, M67 members, solar-metallicity giants) and the Hypatia-like stars, with the
+reference catalogues as the surveys publish them. :func:`fit_sky` observes every star of the
+samples through a physics (:func:`phdl.sky.spectra.observe_sky`) and fits them with the fast
+strategy, adding formal and χ²-scaled errors (Eq. 16, 21); the fitted table is cached beside
+the spectra, keyed by the spectra and the model's SHA-256, so a rerun with the same sky,
+physics and model costs nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from astropy.table import Table, vstack
+
+from phdl.labels import LABELS
+from phdl.sky.samples import references_for, sample
+
+__all__ = ["SAMPLE_ORDER", "Sky", "fit_sky", "make_sky"]
+
+#: The samples of the calibration, in the order their stars are stacked.
+SAMPLE_ORDER: tuple[str, ...] = ("common", "binaries", "m67", "giants")
+
+
+@dataclass
+class Sky:
+    """The samples' truth tables (``truth[name]``, each with its own columns), the raw
+    reference catalogues (``catalogs``: dd_payne, apogee, galah, el_badry, hypatia, with the
+    surveys' column names) and the Hypatia-like stars' truth (``hypatia_truth``)."""
+
+    truth: dict[str, Table]
+    catalogs: dict[str, Table] = field(default_factory=dict)
+    hypatia_truth: Table | None = None
+
+    def stars(self) -> Table:
+        """Every star of the samples, in :data:`SAMPLE_ORDER`: ``source_id``, ``sample``,
+        the 34 labels and ``snr_g`` (the columns all samples share)."""
+        cols = ["source_id", *LABELS, "snr_g"]
+        parts = []
+        for name in SAMPLE_ORDER:
+            part = self.truth[name][cols]
+            part.add_column([name] * len(part), name="sample", index=1)
+            parts.append(part)
+        return vstack(parts)
+
+
+def make_sky(sizes: dict[str, int], seed: int = 0) -> Sky:
+    """The calibration samples with ``sizes[name]`` stars (pairs for "binaries") for each name
+    of :data:`SAMPLE_ORDER` and ``sizes["hypatia"]`` Hypatia-like stars, all from ``seed``.
+    ValueError naming a missing size."""
+    missing = [n for n in (*SAMPLE_ORDER, "hypatia") if n not in sizes]
+    if missing:
+        raise ValueError(f"sizes lacks sample(s) {missing}")
+    truth = {name: sample(name, int(sizes[name]), seed) for name in SAMPLE_ORDER}
+    catalogs: dict[str, Table] = {}
+    for name in SAMPLE_ORDER:
+        catalogs.update(references_for(name, truth[name], seed))
+    catalogs.pop("apogee", None)  # the giants' APOGEE would replace the common stars'
+    catalogs["apogee"] = references_for("common", truth["common"], seed)["apogee"]
+    hyp = sample("hypatia", int(sizes["hypatia"]), seed)
+    catalogs.update(references_for("hypatia", hyp, seed))
+    return Sky(truth, catalogs, hyp)
+
+
+def fit_sky(
+    sky: Sky,
+    physics: Any,
+    model_path: str | os.PathLike[str],
+    cache_dir: str | os.PathLike[str],
+    *,
+    start_model_path: str | os.PathLike[str] | None = None,
+    seed: int = 0,
+    progress: bool = True,
+) -> Table:
+    """Observe every star of ``sky`` (:meth:`Sky.stars`) through ``physics`` and fit it with
+    the fast strategy of the model at ``model_path`` (``start_model_path``: its start model);
+    returns the fitted labels with ``source_id``, ``sample``, ``<label>_err`` and
+    ``<label>_err_scaled``. Cached in ``cache_dir`` by the spectra and the models (SHA-256 of
+    their files)."""
+    import h5py
+
+    from phdl.cache import sha256_file
+    from phdl.emulator import load
+    from phdl.fit import fit_spectra, read_table, write_table
+    from phdl.sky.spectra import observe_sky
+    from phdl.uncertainty import add_uncertainties
+
+    stars = sky.stars()
+    spectra = observe_sky(stars, physics, cache_dir, seed=seed, progress=progress)
+    shas = [sha256_file(Path(p)) for p in (model_path, start_model_path) if p]
+    key = hashlib.sha256("|".join([spectra.name, *shas]).encode()).hexdigest()[:16]
+    out = Path(cache_dir) / f"fit-{key}.fits"
+    if out.is_file():
+        return read_table(out)
+    model = load(model_path)
+    start_model = load(start_model_path) if start_model_path else None
+    with h5py.File(spectra, "r") as h5:
+        wl, flux, ivar = h5["wavelength"][()], h5["flux"][()], h5["ivar"][()]
+    fit = fit_spectra(model, wl, flux, ivar, strategy="fast", start_model=start_model,
+                      seed=seed, progress=progress)  # fmt: skip
+    add_uncertainties(fit, model, flux, ivar, flags=False, wavelength=wl)
+    fit.add_column(np.asarray(stars["source_id"]), name="source_id", index=0)
+    fit.add_column(np.asarray(stars["sample"]), name="sample", index=1)
+    write_table(fit, out)
+    return fit
