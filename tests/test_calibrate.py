@@ -427,7 +427,8 @@ def biased_stars() -> tuple[Table, np.ndarray]:
             "Teff": teff,
             "logg": logg,
             "[Fe/H]": np.zeros(4),
-            "[Mg/Fe]": truth + f_teff(mg_row(), teff) + f_logg + 0.1,
+            # f(Teff) is not extrapolated beyond the binaries' 4500-7000 K (the 4300 K giant)
+            "[Mg/Fe]": truth + f_teff(mg_row(), np.clip(teff, 4500.0, 7000.0)) + f_logg + 0.1,
             "[Mg/Fe]_err": np.full(4, 0.03),
             "[Mg/Fe]_flag": np.array([0, 1, 0, 2]),
             "Chisq": np.array([1.1, 0.9, 1.0, 1.3]),
@@ -597,3 +598,12 @@ def test_chain_removes_an_injected_eq26_error():
         edges = np.quantile(test[x], np.linspace(0, 1, 6))
         which = np.digitize(test[x], edges[1:-1])
         assert all(abs(np.median(resid[which == k])) < 0.015 for k in range(5)), x
+
+
+def test_the_teff_trend_is_not_extrapolated_beyond_the_binaries_range():
+    trend = TeffTrend(0.1, -1.0, 2.0)
+    assert trend(3000.0) == pytest.approx(trend(4500.0))
+    assert trend(9000.0) == pytest.approx(trend(7000.0))
+    assert trend(6000.0) != pytest.approx(trend(7000.0))
+    again = TeffTrend.from_dict(TeffTrend(0.1, -1.0, 2.0, teff_range=(5000.0, 6000.0)).to_dict())
+    assert again.teff_range == (5000.0, 6000.0) and again(4000.0) == pytest.approx(again(5000.0))

@@ -28,7 +28,7 @@ from typing import Any
 import emcee
 import numpy as np
 
-from phdl.paper import TREND_TEFF_UNIT
+from phdl.paper import BINARY_TEFF_RANGE, TREND_TEFF_UNIT
 
 #: Flat prior box of (a, b, c), dex per kK³, kK², kK.
 PRIOR_BOUNDS: tuple[tuple[float, float], ...] = ((-10.0, 10.0), (-200.0, 200.0), (-2000.0, 2000.0))
@@ -69,6 +69,7 @@ class TeffTrend:
     burn: int = 0
     n_pairs: int = 0
     seed: int = 0
+    teff_range: tuple[float, float] = BINARY_TEFF_RANGE
     samples: np.ndarray | None = field(default=None, repr=False)
 
     @property
@@ -86,8 +87,10 @@ class TeffTrend:
     c_err = property(lambda self: float(self.errors[2]), doc="Half the 16-84 % interval of c.")
 
     def __call__(self, teff: np.ndarray | float) -> np.ndarray:
-        """f(Teff) = a T³ + b T² + c T in dex, Teff in K (Eq. 27)."""
-        return powers(teff) @ self.coefficients
+        """f(Teff) = a T³ + b T² + c T in dex, Teff in K (Eq. 27), with Teff clipped into
+        ``teff_range`` (the binaries' range, default the paper's 4500-7000 K cut): a cubic
+        fitted there is not extrapolated, as the §4.1 splines are not."""
+        return powers(np.clip(teff, *self.teff_range)) @ self.coefficients
 
     def sigma(self, teff: np.ndarray | float, ref_teff: float | None = None) -> np.ndarray:
         """Posterior σ (dex) of f(Teff), or of f(Teff) − f(ref_teff) (the well measured shape),
@@ -104,14 +107,15 @@ class TeffTrend:
             "tau": [float(v) for v in self.tau], "converged": bool(self.converged),
             "acceptance": float(self.acceptance), "nwalkers": int(self.nwalkers),
             "nsteps": int(self.nsteps), "burn": int(self.burn), "n_pairs": int(self.n_pairs),
-            "seed": int(self.seed),
+            "seed": int(self.seed), "teff_range": [float(v) for v in self.teff_range],
         }  # fmt: skip
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TeffTrend:
         """The inverse of :meth:`to_dict`."""
         arrays = {k: np.asarray(d[k], dtype=float) for k in ("p16", "p84", "cov", "tau")}
-        return cls(**{**d, **arrays})
+        extra = {"teff_range": tuple(d.get("teff_range", BINARY_TEFF_RANGE))}
+        return cls(**{**d, **arrays, **extra})
 
 
 def _check(name: str, x: Any, n: int | None) -> np.ndarray:

@@ -90,7 +90,6 @@ def fit_sky(
     from phdl.emulator import load
     from phdl.fit import fit_spectra, read_table, write_table
     from phdl.sky.spectra import observe_sky
-    from phdl.uncertainty import add_uncertainties
 
     stars = sky.stars()
     spectra = observe_sky(stars, physics, cache_dir, seed=seed, progress=progress)
@@ -105,8 +104,25 @@ def fit_sky(
         wl, flux, ivar = h5["wavelength"][()], h5["flux"][()], h5["ivar"][()]
     fit = fit_spectra(model, wl, flux, ivar, strategy="fast", start_model=start_model,
                       seed=seed, progress=progress)  # fmt: skip
-    add_uncertainties(fit, model, flux, ivar, flags=False, wavelength=wl)
+    errors = _errors_for(fit, model, flux, ivar, wl, np.asarray(stars["sample"]) == "binaries")
     fit.add_column(np.asarray(stars["source_id"]), name="source_id", index=0)
     fit.add_column(np.asarray(stars["sample"]), name="sample", index=1)
-    write_table(fit, out)
-    return fit
+    write_table(errors, out)
+    return errors
+
+
+def _errors_for(fit: Table, model: Any, flux, ivar, wl, rows: np.ndarray) -> Table:
+    """``fit`` with the error columns of :func:`phdl.uncertainty.add_uncertainties` computed
+    for ``rows`` only (NaN elsewhere), in the column order it gives."""
+    from phdl.uncertainty import add_uncertainties
+
+    part = fit[rows]
+    add_uncertainties(part, model, flux[rows], ivar[rows], flags=False, wavelength=wl)
+    out = Table(meta=fit.meta)
+    for name in part.colnames:
+        if name in fit.colnames:
+            out[name] = fit[name]
+        else:
+            out[name] = np.full(len(fit), np.nan)
+            out[name][rows] = np.asarray(part[name], float)
+    return out
