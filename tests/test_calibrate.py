@@ -385,9 +385,10 @@ def test_zero_points_need_our_twins(zero_point_catalogues):
     ours, hyp, galah = zero_point_catalogues
     with pytest.warns(UserWarning, match=r"only 5 solar twins of ours with \[Mg/Fe\]"):
         zero_points(ours, hyp, galah, elements=("Mg",), min_twins=6)
-    ours["[Mg/Fe]"][:5] = np.nan
-    with pytest.raises(ValueError, match=r"'ours'.*\[Mg/Fe\]"):
-        zero_points(ours, hyp, galah, elements=("Mg",), min_twins=1)
+    ours["[Mg/Fe]"][:5] = np.nan  # no twin of ours left: d = 0, said, and counted as 0
+    with pytest.warns(UserWarning, match=r"only 0 solar twins of ours with \[Mg/Fe\]"):
+        zp = zero_points(ours, hyp, galah, elements=("Mg",), min_twins=1)
+    assert zp.d["Mg"] == 0.0 and zp.n_ours["Mg"] == 0
     del ours["[Mn/Fe]"]
     with pytest.raises(ValueError, match=r"'ours'.*'\[Mn/Fe\]'"):
         zero_points(ours, hyp, galah, elements=("Mn",), min_twins=1)

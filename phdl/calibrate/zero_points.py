@@ -114,8 +114,9 @@ def zero_points(
     ``ours``: our catalogue, Teff, logg, [Fe/H] (calibrated by the §4.1 splines) and [X/Fe] with
     f(Teff) and f(logg) already subtracted. ``hypatia``, ``galah`` (optional): Teff, logg,
     [Fe/H] and [X/Fe] columns (Hypatia's [X/Fe]: :func:`phdl.io.surveys.standardize`). An
-    element of ours without any solar twin with a finite value is a ValueError naming it; fewer than
-    ``min_twins`` is a warning.
+    element of ours without any solar twin with a finite value gets d = 0 (``n_ours`` 0) and a
+    warning naming it, as the paper sets a zero point to 0 without a reliable reference; fewer
+    than ``min_twins`` is a warning.
     """
     ours = as_table(ours, "ours")
     refs = [(HYPATIA, as_table(hypatia, HYPATIA))]
@@ -125,12 +126,10 @@ def zero_points(
     for element in map(symbol, elements):
         require(ours, [xfe(element)], "ours")
         mine = twin_values(ours, element, "ours")
-        if mine.size == 0:
-            raise ValueError(f"catalogue 'ours' has no solar twin with a finite {xfe(element)}")
         if mine.size < min_twins:
             warnings.warn(f"only {mine.size} solar twins of ours with {xfe(element)}", stacklevel=2)
         ref, source, n = reference_zero_point(element, refs, min_twins)
         result.reference[element], result.source[element], result.n_twins[element] = ref, source, n
-        result.d[element] = float(np.median(mine)) - ref
+        result.d[element] = float(np.median(mine)) - ref if mine.size else 0.0
         result.n_ours[element] = int(mine.size)
     return result

@@ -18,7 +18,9 @@ from __future__ import annotations
 import numpy as np
 from astropy.table import Table
 
-__all__ = ["LOGG_BINS", "TEFF_BINS", "binned_medians", "score", "score_stages", "shifts"]
+__all__ = [
+    "LOGG_BINS", "TEFF_BINS", "binned_medians", "score", "score_stages", "shifts", "verdicts",
+]  # fmt: skip
 
 #: Edges of the true-Teff bins of the spreads, K (the wide binaries' 4500-7000 K range).
 TEFF_BINS: tuple[float, ...] = (4500.0, 5000.0, 5500.0, 6000.0, 6500.0, 7000.0)
@@ -109,3 +111,18 @@ def shifts(before: Table, after: Table, names) -> Table:
         rows.append((name, float(np.median(d[ok])) if ok.any() else np.nan,
                      float(np.max(np.abs(d[ok]))) if ok.any() else np.nan))  # fmt: skip
     return Table(rows=rows, names=("label", "median_shift", "max_abs_shift"))
+
+
+def verdicts(scores: Table, labels, *, median_max: float = 0.03, spread_max: float = 0.03):
+    """The issue's targets per label of ``labels`` from a :func:`score` table: ``label``,
+    ``median``, ``teff_spread`` and whether |median| ≤ ``median_max`` and the Teff spread ≤
+    ``spread_max`` (dex), each and both (``met``)."""
+    rows = []
+    by_label = {str(r["label"]): r for r in scores}
+    for name in labels:
+        r = by_label[name]
+        ok_m = bool(abs(r["median"]) <= median_max)
+        ok_s = bool(r["teff_spread"] <= spread_max)
+        rows.append((name, float(r["median"]), float(r["teff_spread"]), ok_m, ok_s, ok_m and ok_s))
+    names = ("label", "median", "teff_spread", "median_ok", "spread_ok", "met")
+    return Table(rows=rows, names=names)

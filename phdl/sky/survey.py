@@ -23,7 +23,7 @@ from astropy.table import Table, vstack
 from phdl.labels import LABELS
 from phdl.sky.samples import references_for, sample
 
-__all__ = ["SAMPLE_ORDER", "Sky", "fit_sky", "make_sky"]
+__all__ = ["SAMPLE_ORDER", "Sky", "SkyCalibration", "calibrate_sky", "fit_sky", "make_sky"]
 
 #: The samples of the calibration, in the order their stars are stacked.
 SAMPLE_ORDER: tuple[str, ...] = ("common", "binaries", "m67", "giants")
@@ -104,11 +104,11 @@ def fit_sky(
         wl, flux, ivar = h5["wavelength"][()], h5["flux"][()], h5["ivar"][()]
     fit = fit_spectra(model, wl, flux, ivar, strategy="fast", start_model=start_model,
                       seed=seed, progress=progress)  # fmt: skip
-    errors = _errors_for(fit, model, flux, ivar, wl, np.asarray(stars["sample"]) == "binaries")
+    fit = _errors_for(fit, model, flux, ivar, wl, np.asarray(stars["sample"]) == "binaries")
     fit.add_column(np.asarray(stars["source_id"]), name="source_id", index=0)
     fit.add_column(np.asarray(stars["sample"]), name="sample", index=1)
-    write_table(errors, out)
-    return errors
+    write_table(fit, out)
+    return fit
 
 
 def _errors_for(fit: Table, model: Any, flux, ivar, wl, rows: np.ndarray) -> Table:
@@ -125,4 +125,60 @@ def _errors_for(fit: Table, model: Any, flux, ivar, wl, rows: np.ndarray) -> Tab
         else:
             out[name] = np.full(len(fit), np.nan)
             out[name][rows] = np.asarray(part[name], float)
+    return out
+
+
+@dataclass
+class SkyCalibration:
+    """A sky's calibration and what each step was fitted on: ``atm_ours`` and
+    ``atm_reference`` (the §4.1 sample, cross-matched row by row), ``pairs`` (the wide
+    binaries that pass the cuts, uncalibrated), ``hypatia`` and ``galah`` (phdl names)."""
+
+    calibration: Any
+    atm_ours: Table
+    atm_reference: Table
+    pairs: Table
+    hypatia: Table
+    galah: Table
+
+
+def calibrate_sky(sky: Sky, fitted: Table, *, seed: int = 0, elements=None) -> SkyCalibration:
+    """Run :func:`phdl.calibrate.fit_calibration` on a fitted sky as a user would on the real
+    catalogues: the references read with :func:`phdl.io.surveys.standardize` (Hypatia moved to
+    the sky's solar scale), the §4.1 S/N cuts, the binaries' S/N and V_los from the survey
+    (the truth table's ``snr_g`` and measured ``vlos``), every fitted star in the logg sample."""
+    from phdl.calibrate import binary_cuts, fit_calibration, pair_table
+    from phdl.calibrate.catalogs import crossmatch
+    from phdl.calibrate.chain import snr_cut
+    from phdl.io.surveys import standardize
+    from phdl.paper import CATALOG_ELEMENTS
+    from phdl.sky.references import hypatia_solar_offset
+
+    elements = CATALOG_ELEMENTS if elements is None else elements
+    dd = standardize(sky.catalogs["dd_payne"], "dd_payne")
+    hyp = standardize(sky.catalogs["hypatia"], "hypatia", solar_offset=hypatia_solar_offset())
+    galah = standardize(sky.catalogs["galah"], "galah")
+    t = sky.truth["common"]
+    snr = Table({c: t[c] for c in ("source_id", "snr_g", "snr_c1_iraf", "snr_c3_iraf")})
+    common = fitted[np.asarray(fitted["sample"]) == "common"]
+    ours, theirs = crossmatch(common, snr, [], catalogs=("ours", "survey S/N"))
+    atm_sample = _with_columns(ours, theirs, ("snr_g", "snr_c1_iraf", "snr_c3_iraf"))
+    atm_sample = snr_cut(atm_sample)
+    b = sky.truth["binaries"]
+    survey = Table({"source_id": b["source_id"], "snr_g": b["snr_g"], "vlos": b["vlos"]})
+    binaries = fitted[np.asarray(fitted["sample"]) == "binaries"]
+    cal = fit_calibration(common=atm_sample, lamost_reference=dd, binaries=binaries,
+                          pairs=sky.catalogs["el_badry"], survey=survey, logg_sample=fitted,
+                          hypatia=hyp, galah=galah, elements=elements, seed=seed)  # fmt: skip
+    names = ["Teff", "logg", "[Fe/H]"]
+    atm_ours, atm_ref = crossmatch(atm_sample, dd, names, catalogs=("ours", "dd_payne"))
+    pairs = binary_cuts(pair_table(binaries, sky.catalogs["el_badry"], survey))
+    return SkyCalibration(cal, atm_ours, atm_ref, pairs, hyp, galah)
+
+
+def _with_columns(ours: Table, other: Table, columns) -> Table:
+    """``ours`` with ``columns`` of ``other`` (same rows, same order) added."""
+    out = ours.copy()
+    for c in columns:
+        out[c] = np.asarray(other[c])
     return out
