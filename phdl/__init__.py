@@ -18,11 +18,16 @@ The package, in the order the data flows (labels -> engine -> grid -> emulator -
                   the fast strategy: Levenberg–Marquardt on the model's Jacobian (``fit.fast``)
 - ``uncertainty`` covariance and errors (Eq. 16–21), quality flags from χ² scans
 - ``screen``      the same flags at catalogue cost: full scans only where a coarse one needs them
+- ``sky/``        the simulated sky: populations, wide binaries, M67, reference catalogues with
+                  the surveys' columns, observed through perturbed physics; scores vs the truth
+- ``calibrate/``  §4.1-4.2: atmospheric splines, f(Teff) from wide binaries (emcee), f(logg),
+                  zero points; the chain in order; one saveable ``Calibration``; ``apply``
 - ``catalog/``    ``phdl catalog``: fit, errors and flags over shards on dask.distributed; the
-                  Table 4 file
+                  Table 4 file, optionally calibrated
 - ``recovery``    how well fitted labels recover the truth; the Cramér–Rao bound
 - ``strategies``  fitting strategies side by side: σ, bias, χ² and cost
-- ``io/``         real data: LAMOST spectra, normalized as the grid (Eq. 22–24)
+- ``io/``         real data: LAMOST spectra, normalized as the grid (Eq. 22–24); survey
+                  catalogues (DD-Payne, APOGEE, GALAH, Hypatia) read into phdl's names
 - ``paper``       the paper's numbers the book quotes; Tables 1–3 (Table 2: the Eq. 27 coefficients)
 - ``plots/``      one function per paper figure
 - ``tables``      astropy tables shown whole in the book
@@ -32,7 +37,7 @@ The package, in the order the data flows (labels -> engine -> grid -> emulator -
                   shown once
 - ``runner``      papermill execution of the chapters and the book build
 - ``atomic``      atomic file writes (a temporary name, then rename)
-- ``cli``         ``phdl grid | train | fit | catalog | book``
+- ``cli``         ``phdl grid | train | fit | catalog | sky | book``
 """
 
 __version__ = "0.1.0"

@@ -383,10 +383,10 @@ def test_zero_points_hypatia_then_galah_then_none(zero_point_catalogues):
 
 def test_zero_points_need_our_twins(zero_point_catalogues):
     ours, hyp, galah = zero_point_catalogues
-    with pytest.warns(UserWarning, match=r"only 5 solar twins of ours with \[Mg/Fe\]"):
+    with pytest.warns(UserWarning, match=r"fewer than 6 solar twins of ours with \[Mg/Fe\] \(5\)"):
         zero_points(ours, hyp, galah, elements=("Mg",), min_twins=6)
     ours["[Mg/Fe]"][:5] = np.nan  # no twin of ours left: d = 0, said, and counted as 0
-    with pytest.warns(UserWarning, match=r"only 0 solar twins of ours with \[Mg/Fe\]"):
+    with pytest.warns(UserWarning, match=r"solar twins of ours with \[Mg/Fe\] \(0\)"):
         zp = zero_points(ours, hyp, galah, elements=("Mg",), min_twins=1)
     assert zp.d["Mg"] == 0.0 and zp.n_ours["Mg"] == 0
     del ours["[Mn/Fe]"]
@@ -608,3 +608,18 @@ def test_the_teff_trend_is_not_extrapolated_beyond_the_binaries_range():
     assert trend(6000.0) != pytest.approx(trend(7000.0))
     again = TeffTrend.from_dict(TeffTrend(0.1, -1.0, 2.0, teff_range=(5000.0, 6000.0)).to_dict())
     assert again.teff_range == (5000.0, 6000.0) and again(4000.0) == pytest.approx(again(5000.0))
+
+
+def test_errors_too_small_for_the_scatter_are_scaled_by_the_reduced_chi2():
+    rng = np.random.default_rng(4)
+    t1, t2 = rng.uniform(4600, 6900, 300), rng.uniform(4600, 6900, 300)
+    truth = TeffTrend(0.02, -0.3, 1.5)
+    delta = truth(t1) - truth(t2) + rng.normal(0.0, 0.1, 300)  # scatter 0.1, stated 0.01
+    scaled = fit_teff_trend(t1, t2, delta, np.full(300, 0.01), nsteps=600, burn=200)
+    assert scaled.error_scale == pytest.approx(10.0, rel=0.15)
+    plain = fit_teff_trend(t1, t2, delta, np.full(300, 0.01), nsteps=600, burn=200,
+                           scale_errors=False)  # fmt: skip
+    assert plain.error_scale == 1.0
+    assert scaled.a_err == pytest.approx(scaled.error_scale * plain.a_err, rel=0.3)
+    honest = fit_teff_trend(t1, t2, delta, np.full(300, 0.1), nsteps=600, burn=200)
+    assert honest.error_scale == pytest.approx(1.0, abs=0.1)

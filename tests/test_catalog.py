@@ -750,3 +750,39 @@ def test_worker_malloc_is_tuned_on_glibc():
     from phdl.catalog.shard import tune_malloc
 
     assert tune_malloc() is True
+
+
+# ------------------------------------------------------- 6: a calibration applied at the merge
+def test_a_calibration_is_applied_at_the_merge_reusing_the_shards(catalogue, tmp_path, capfd):
+    from phdl.calibrate import Calibration, ZeroPoints
+
+    zero = ZeroPoints(d={"Mg": 0.1, "Ni": -0.2}, source={"Mg": "Hypatia", "Ni": "Hypatia"})
+    cal = Calibration(zero=zero).save(tmp_path / "cal.json")
+    out = catalogue.out.with_name("calibrated.fits")
+    job = catalogue.job
+    args = ["--model", job.model_path, "--spectra", job.inputs.source, "--out", out,
+            "--shard-size", 4, "--quiet", "--calibration", cal]  # fmt: skip
+    # the same shard folder as the uncalibrated run: nothing is fitted again
+    Path(out.with_name(out.name + ".shards")).symlink_to(catalogue.job.shard_dir)
+    rc, _, err = _main(capfd, *args)
+    assert rc == 0, err
+    assert "0 shards fitted" in err
+    got, plain = read_table(out), catalogue.table
+    assert got.colnames == plain.colnames
+    ok = np.isfinite(_values(plain, "[Mg/Fe]"))
+    assert ok.any()
+    np.testing.assert_allclose(_values(got, "[Mg/Fe]")[ok], _values(plain, "[Mg/Fe]")[ok] - 0.1)
+    np.testing.assert_allclose(_values(got, "[Ni/Fe]")[ok], _values(plain, "[Ni/Fe]")[ok] + 0.2)
+    np.testing.assert_array_equal(_values(got, "[Mg/Fe]_uncali"), _values(plain, "[Mg/Fe]"))
+    np.testing.assert_array_equal(_values(got, "Teff"), _values(plain, "Teff"))
+    assert got.meta["CALIB"] == "cal.json"
+    assert got.meta["CALIBSHA"] == sha256_file(cal)
+
+
+def test_a_missing_calibration_file_is_named_before_any_fit(data, tmp_path, capfd):
+    rc, _, err = _main(capfd, "--model", str(data.a), "--spectra", str(data.h5),
+                       "--out", str(tmp_path / "c.fits"), "--calibration",
+                       str(tmp_path / "nope.json"))  # fmt: skip
+    assert rc == 2
+    assert "nope.json" in err
+    assert not (tmp_path / "c.fits.shards").exists()

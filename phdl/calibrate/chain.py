@@ -34,7 +34,7 @@ from phdl.calibrate.teff_trend import fit_teff_trend
 from phdl.calibrate.zero_points import zero_points
 from phdl.paper import ATM_MIN_SNR, CATALOG_ELEMENTS
 
-__all__ = ["STAGES", "calibration_stages", "fit_calibration", "snr_cut", "teff_trends"]
+__all__ = ["STAGES", "applied", "calibration_stages", "fit_calibration", "snr_cut", "teff_trends"]
 
 #: The four points at which chapter 06 scores a calibration: stage name -> steps applied.
 STAGES: dict[str, tuple[str, ...]] = {
@@ -82,10 +82,10 @@ def fit_calibration(
     elements = [symbol(e) for e in elements]
     cal = Calibration(atm=fit_atm_splines(common, lamost_reference))
     cal.teff, _ = teff_trends(binaries, pairs, survey, elements, seed=seed)
-    after_teff = apply(logg_sample, cal, steps=("teff",))  # logg stays as fitted (§4.2.2)
-    cal.logg = fit_logg_trends(_uncalibrated_names(after_teff), hypatia, elements)
-    after_logg = apply(logg_sample, cal, steps=("atm", "teff", "logg"))
-    cal.zero = zero_points(_uncalibrated_names(after_logg), hypatia, galah, elements=elements)
+    after_teff = applied(logg_sample, cal, ("teff",))  # logg stays as fitted (§4.2.2)
+    cal.logg = fit_logg_trends(after_teff, hypatia, elements)
+    after_logg = applied(logg_sample, cal, ("atm", "teff", "logg"))
+    cal.zero = zero_points(after_logg, hypatia, galah, elements=elements)
     return cal
 
 
@@ -104,12 +104,28 @@ def snr_cut(table: Any, minimums: dict[str, float] = ATM_MIN_SNR) -> Table:
     return table[keep]
 
 
+def applied(table: Any, calibration: Calibration, steps: tuple[str, ...]) -> Table:
+    """:func:`~phdl.calibrate.correct.apply` of ``steps`` to the labels the calibration
+    covers: the [X/Fe] columns of elements it has no step for (e.g. the labels the fit holds,
+    vmic, [S/Fe], [K/Fe], ...) are dropped first, and the ``_uncali`` copies after."""
+    from phdl.calibrate.catalogs import as_table
+
+    table = as_table(table, "table")
+    covered = set(calibration.teff) | set(calibration.logg)
+    covered |= set(calibration.zero.d) if calibration.zero is not None else set()
+    drop = []
+    for name in table.colnames:
+        el = symbol(name.split("_")[0]) if name.startswith("[") else None
+        if el is not None and name.split("_")[0] != "[Fe/H]" and el not in covered:
+            drop.append(name)
+    out = table.copy(copy_data=False)
+    out.remove_columns(drop)
+    return _uncalibrated_names(apply(out, calibration, steps=steps)) if steps else out
+
+
 def calibration_stages(table: Any, calibration: Calibration) -> dict[str, Table]:
-    """``table`` at each of :data:`STAGES` (name -> table with those steps applied)."""
-    return {
-        name: (table.copy() if not steps else apply(table, calibration, steps=steps))
-        for name, steps in STAGES.items()
-    }
+    """``table`` at each of :data:`STAGES` (name -> :func:`applied` with those steps)."""
+    return {name: applied(table, calibration, steps) for name, steps in STAGES.items()}
 
 
 def _uncalibrated_names(table: Table) -> Table:

@@ -10,7 +10,10 @@ Eq. 27 has no constant; the constant is absorbed by the zero point d (Eq. 26). f
 pinned by f(0) = 0, which pairs between 4500 and 7000 K constrain only by extrapolation: its
 shape (f(T) − f(T0)) is well measured, its value at one Teff is not (Table 2's caveat).
 
-The fit: Gaussian likelihood with the given errors on Δ; a flat prior in the box ``bounds``
+The fit: Gaussian likelihood with the given errors on Δ, scaled up (``scale_errors``, default)
+by √χ²_r of the weighted least-squares fit when χ²_r > 1, as Eq. 21 scales a star's errors:
+the formal errors of a fit miss the emulator's own errors, which the pairs' scatter shows
+(the factor is kept as ``error_scale``); a flat prior in the box ``bounds``
 (:data:`PRIOR_BOUNDS`, generous: Table 2's largest coefficients are 0.34, 5.5 and 30); emcee's
 affine-invariant ensemble (``nwalkers`` walkers) started in a small Gaussian ball around the
 weighted least-squares solution (shaped by its covariance, σ 1 % of its errors); the first
@@ -70,6 +73,7 @@ class TeffTrend:
     n_pairs: int = 0
     seed: int = 0
     teff_range: tuple[float, float] = BINARY_TEFF_RANGE
+    error_scale: float = 1.0
     samples: np.ndarray | None = field(default=None, repr=False)
 
     @property
@@ -108,6 +112,7 @@ class TeffTrend:
             "acceptance": float(self.acceptance), "nwalkers": int(self.nwalkers),
             "nsteps": int(self.nsteps), "burn": int(self.burn), "n_pairs": int(self.n_pairs),
             "seed": int(self.seed), "teff_range": [float(v) for v in self.teff_range],
+            "error_scale": float(self.error_scale),
         }  # fmt: skip
 
     @classmethod
@@ -169,9 +174,11 @@ def fit_teff_trend(
     nsteps: int = 3000,
     burn: int = 500,
     bounds: tuple[tuple[float, float], ...] = PRIOR_BOUNDS,
+    scale_errors: bool = True,
 ) -> TeffTrend:
     """Fit Eq. 28 to wide binaries: Teff of the two stars (K), Δ[X/Fe] = star 1 − star 2 (dex)
-    and its error (dex, > 0). See the module docstring for priors, start and convergence."""
+    and its error (dex, > 0). See the module docstring for the error scaling, priors, start and
+    convergence."""
     teff1 = _check("teff1", teff1, None)
     teff2, delta = _check("teff2", teff2, teff1.size), _check("delta", delta, teff1.size)
     delta_err = _check("delta_err", delta_err, teff1.size)
@@ -186,6 +193,11 @@ def fit_teff_trend(
     x = design(teff1, teff2)
     lo, hi = np.array(bounds, dtype=float).T
     start, cov = _least_squares(x, delta, delta_err)
+    scale = 1.0
+    if scale_errors and teff1.size > 3:
+        chi2_r = float(np.sum(((delta - x @ start) / delta_err) ** 2)) / (teff1.size - 3)
+        scale = max(1.0, float(np.sqrt(chi2_r)))
+        delta_err, cov = delta_err * scale, cov * scale**2
     if np.any(start <= lo) or np.any(start >= hi):
         raise ValueError(
             f"the least-squares (a, b, c) = {start} lies outside the prior box {bounds}"
@@ -198,7 +210,9 @@ def fit_teff_trend(
     )
     state = emcee.State(ball, random_state=np.random.RandomState(seed).get_state())
     sampler.run_mcmc(state, nsteps, progress=False)
-    return _summary(sampler, burn, nsteps, teff1.size, seed)
+    trend = _summary(sampler, burn, nsteps, teff1.size, seed)
+    trend.error_scale = scale
+    return trend
 
 
 def _summary(

@@ -123,13 +123,17 @@ def zero_points(
     if galah is not None:
         refs.append((GALAH, as_table(galah, GALAH)))
     result = ZeroPoints()
+    few: list[str] = []
     for element in map(symbol, elements):
         require(ours, [xfe(element)], "ours")
         mine = twin_values(ours, element, "ours")
         if mine.size < min_twins:
-            warnings.warn(f"only {mine.size} solar twins of ours with {xfe(element)}", stacklevel=2)
+            few.append(f"{xfe(element)} ({mine.size})")
         ref, source, n = reference_zero_point(element, refs, min_twins)
         result.reference[element], result.source[element], result.n_twins[element] = ref, source, n
         result.d[element] = float(np.median(mine)) - ref if mine.size else 0.0
         result.n_ours[element] = int(mine.size)
+    if few:
+        warnings.warn(f"fewer than {min_twins} solar twins of ours with {', '.join(few)}",
+                      stacklevel=2)  # fmt: skip
     return result

@@ -51,14 +51,22 @@ class Sky:
         return vstack(parts)
 
 
-def make_sky(sizes: dict[str, int], seed: int = 0) -> Sky:
+def make_sky(sizes: dict[str, int], seed: int = 0, *, observable: bool = True) -> Sky:
     """The calibration samples with ``sizes[name]`` stars (pairs for "binaries") for each name
     of :data:`SAMPLE_ORDER` and ``sizes["hypatia"]`` Hypatia-like stars, all from ``seed``.
-    ValueError naming a missing size."""
+
+    ``observable`` (default): the common stars are those that pass the §4.1 S/N cuts and the
+    binaries those that pass the §4.2.1 cuts on their *true* labels, drawn from a larger sample,
+    as the paper's 440 stars and 1,168 pairs are what its cuts left (the cuts are applied
+    again to the fitted labels, which lose a few more). Otherwise the samples are as drawn,
+    and most of a small sample fails the cuts. ValueError naming a missing size."""
     missing = [n for n in (*SAMPLE_ORDER, "hypatia") if n not in sizes]
     if missing:
         raise ValueError(f"sizes lacks sample(s) {missing}")
     truth = {name: sample(name, int(sizes[name]), seed) for name in SAMPLE_ORDER}
+    if observable:
+        truth["common"] = _passing_common(int(sizes["common"]), seed)
+        truth["binaries"] = _passing_pairs(int(sizes["binaries"]), seed)
     catalogs: dict[str, Table] = {}
     for name in SAMPLE_ORDER:
         catalogs.update(references_for(name, truth[name], seed))
@@ -67,6 +75,31 @@ def make_sky(sizes: dict[str, int], seed: int = 0) -> Sky:
     hyp = sample("hypatia", int(sizes["hypatia"]), seed)
     catalogs.update(references_for("hypatia", hyp, seed))
     return Sky(truth, catalogs, hyp)
+
+
+def _passing_common(n: int, seed: int) -> Table:
+    """The first ``n`` survey-common stars of a larger draw that pass the §4.1 S/N cuts."""
+    from phdl.calibrate.chain import snr_cut
+
+    for factor in (8, 32):
+        kept = snr_cut(sample("common", factor * n, seed))
+        if len(kept) >= n:
+            return kept[:n]
+    raise ValueError(f"cannot draw {n} common stars passing the S/N cuts")
+
+
+def _passing_pairs(n: int, seed: int) -> Table:
+    """The first ``n`` wide binaries of a larger draw that pass the §4.2.1 cuts on their true
+    labels (both stars; V_los as measured)."""
+    from phdl.calibrate.binaries import binary_cuts
+
+    for factor in (6, 24):
+        drawn = sample("binaries", factor * n, seed)
+        kept = binary_cuts(drawn)
+        pairs = np.unique(np.asarray(kept["pair_id"]))[:n]
+        if len(pairs) == n:
+            return kept[np.isin(np.asarray(kept["pair_id"]), pairs)]
+    raise ValueError(f"cannot draw {n} wide binaries passing the cuts")
 
 
 def fit_sky(

@@ -1,0 +1,146 @@
+"""The calibration chain on the sky's truth with an injected Eq. 26 error, and its reports."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from astropy.table import Table, vstack
+
+from phdl import paper
+from phdl.calibrate import binary_cuts, fit_calibration, pair_deltas, pair_table
+from phdl.calibrate.chain import STAGES, calibration_stages, snr_cut
+from phdl.calibrate.report import table2_beside_paper, table3_beside_paper
+from phdl.io.surveys import standardize
+from phdl.sky import references as ref
+from phdl.sky import sample
+from phdl.sky.score import score, score_stages, shifts, verdicts
+
+ELEMENTS = ("Mg", "Ca")
+
+
+def _error(teff, logg, el):
+    """An Eq. 26 error: a Teff slope, a logg slope and a constant, different per element."""
+    k = 1.0 if el == "Mg" else -1.0
+    return k * (0.08 * (teff - 5800.0) / 1000.0 + 0.05 * (logg - 4.0) + 0.1)
+
+
+def _ours(truth: Table, seed: int) -> Table:
+    """ "Fitted" labels: the truth with the injected error and a little noise."""
+    rng = np.random.default_rng(seed)
+    out = Table({"source_id": truth["source_id"]})
+    for name in ("Teff", "logg", "[Fe/H]"):
+        out[name] = np.asarray(truth[name], float)
+    for el in ELEMENTS:
+        x = np.asarray(truth[f"[{el}/Fe]"], float)
+        out[f"[{el}/Fe]"] = x + _error(out["Teff"], out["logg"], el) + rng.normal(0, 0.02, len(x))
+        out[f"[{el}/Fe]_err"] = np.full(len(x), 0.02)
+    return out
+
+
+@pytest.fixture(scope="module")
+def chain():
+    common, binaries = sample("common", 600, 1), sample("binaries", 500, 1)
+    m67, giants = sample("m67", 60, 1), sample("giants", 60, 1)
+    truth = vstack([t[["source_id", "Teff", "logg", "[Fe/H]", "[Mg/Fe]", "[Ca/Fe]"]]
+                    for t in (common, binaries, m67, giants)])  # fmt: skip
+    ours = _ours(truth, 2)
+    hyp_stars = ref.hypatia_stars(600, 1)
+    hyp = standardize(ref.hypatia_catalog(hyp_stars, 1), "hypatia",
+                      solar_offset=ref.hypatia_solar_offset())  # fmt: skip
+    galah = standardize(ref.galah_dr3(common, 1), "galah")
+    survey = Table({c: binaries[c] for c in ("source_id", "snr_g", "vlos")})
+    atm = ours[np.isin(ours["source_id"], common["source_id"])]
+    cal = fit_calibration(
+        common=atm, lamost_reference=standardize(ref.dd_payne(common, 1), "dd_payne"),
+        binaries=ours[np.isin(ours["source_id"], binaries["source_id"])],
+        pairs=ref.el_badry(binaries, 1), survey=survey, logg_sample=ours, hypatia=hyp,
+        galah=galah, elements=ELEMENTS,
+    )  # fmt: skip
+    return truth, ours, cal, binaries, survey
+
+
+def test_the_chain_removes_an_injected_error_against_the_truth(chain):
+    truth, ours, cal, *_ = chain
+    stages = calibration_stages(ours, cal)
+    assert list(stages) == list(STAGES)
+    names = ["[Mg/Fe]", "[Ca/Fe]"]
+    before = score(stages["before"], truth, names)
+    after = score(stages["after zero points"], truth, names)
+    assert np.all(np.abs(before["median"]) > 0.05)  # the error is there to begin with
+    assert np.all(np.abs(after["median"]) < 0.03)
+    assert np.all(after["teff_spread"] < 0.02) and np.all(before["teff_spread"] > 0.02)
+    checked = verdicts(after, names)
+    assert list(checked["met"]) == [True, True]
+
+
+def test_the_teff_step_predicts_the_pairs_injected_differences(chain):
+    truth, ours, cal, binaries, survey = chain
+    kept = binary_cuts(pair_table(ours, ref.el_badry(binaries, 1), survey))
+    i1, i2 = np.arange(0, len(kept), 2), np.arange(1, len(kept), 2)
+    teff, logg = np.asarray(kept["Teff"]), np.asarray(kept["logg"])
+    for el in ELEMENTS:
+        injected = _error(teff, logg, el)
+        want = injected[i1] - injected[i2]  # the Teff and logg terms: logg follows Teff on the MS
+        got = cal.teff[el](teff[i1]) - cal.teff[el](teff[i2])
+        assert np.sqrt(np.mean((got - want) ** 2)) < 0.01
+        assert np.std(want) > 0.01  # and there was a difference to predict
+
+
+def test_pairs_by_gaia_id_and_the_cuts(chain):
+    truth, ours, cal, binaries, survey = chain
+    pairs = ref.el_badry(binaries, 1)
+    table = pair_table(ours, pairs, survey)
+    assert len(table) == 2 * len(pairs)
+    assert {"pair_id", "component", "snr_g", "vlos", "[Mg/Fe]"} <= set(table.colnames)
+    kept = binary_cuts(table)
+    t1, t2, delta, err = pair_deltas(kept, "Mg")
+    assert len(t1) == len(kept) // 2 and np.all(err == pytest.approx(0.02 * np.sqrt(2)))
+    # the true pairs share [Mg/Fe]: delta is the injected error's difference plus noise
+    e = _error(np.asarray(kept["Teff"]), np.asarray(kept["logg"]), "Mg")
+    expected = e[0::2] - e[1::2]
+    assert np.median(delta - expected) == pytest.approx(0.0, abs=0.005)
+    assert np.std(delta - expected) == pytest.approx(0.02 * np.sqrt(2), rel=0.25)
+
+
+def test_a_pair_with_a_star_missing_from_ours_is_left_out(chain):
+    truth, ours, cal, binaries, survey = chain
+    pairs = ref.el_badry(binaries, 1)
+    table = pair_table(ours[ours["source_id"] != pairs["source_id2"][0]], pairs, survey)
+    assert len(table) == 2 * (len(pairs) - 1)
+    with pytest.raises(ValueError, match="'pairs'.*'source_id2'"):
+        pair_table(ours, pairs[["source_id1"]], survey)
+
+
+def test_snr_cut_keeps_what_passes_every_present_cut():
+    t = Table({"snr_g": [41.0, 39.0, 80.0], "snr_c3_iraf": [61.0, 100.0, 60.0]})
+    assert list(snr_cut(t)["snr_g"]) == [41.0]
+    with pytest.raises(ValueError, match="none of the S/N columns"):
+        snr_cut(Table({"x": [1.0]}))
+
+
+def test_the_tables_beside_the_paper(chain):
+    _, _, cal, _, _ = chain
+    t2 = table2_beside_paper(cal)
+    assert list(t2["element"]) == list(ELEMENTS)
+    mg = dict(zip(paper.table2()["element"], paper.table2()["a"], strict=True))["Mg"]
+    assert t2["paper_a"][0] == mg and np.isfinite(t2["d"][0])
+    t3 = table3_beside_paper(cal)
+    assert {"zero_point", "source", "paper_zero_point", "paper_source"} <= set(t3.colnames)
+
+
+def test_shifts_and_stage_scores_on_hand_made_tables():
+    truth = Table({"source_id": [1, 2, 3, 4, 5, 6], "Teff": [4600.0, 4700, 5600, 5700, 6600, 6700],
+                   "logg": [4.5] * 6, "[Mg/Fe]": [0.0] * 6})  # fmt: skip
+    fitted = truth.copy()
+    fitted["[Mg/Fe]"] = [0.1, 0.1, 0.2, 0.2, 0.3, 0.3]
+    s = score(fitted, truth, ["[Mg/Fe]"], min_per_bin=2)
+    assert s["median"][0] == pytest.approx(0.2)
+    assert s["teff_range"][0] == pytest.approx(0.2)
+    assert s["teff_spread"][0] == pytest.approx(np.std([0.1, 0.2, 0.3]))
+    both = score_stages({"a": truth, "b": fitted}, truth, ["[Mg/Fe]"], min_per_bin=2)
+    assert list(both["stage"]) == ["a", "b"]
+    moved = shifts(truth, fitted, ["[Mg/Fe]"])
+    assert moved["median_shift"][0] == pytest.approx(0.2)
+    assert moved["max_abs_shift"][0] == pytest.approx(0.3)
+    with pytest.raises(ValueError, match="no star of the fitted table matches"):
+        score(Table({"source_id": [9], "[Mg/Fe]": [0.0]}), truth, ["[Mg/Fe]"])
