@@ -60,8 +60,10 @@ def main() -> None:
             print(f"{row['label']:>8} {row['median']:8.3f} {row['teff_spread']:8.3f} "
                   f"{row['teff_range']:8.3f} {row['logg_spread']:8.3f}")  # fmt: skip
         xfe = s[3:]
-        print(f"[X/Fe]: median |median bias| {np.nanmedian(np.abs(xfe['median'])):.3f} dex, "
-              f"median Teff range {np.nanmedian(xfe['teff_range']):.3f} dex")
+        print(
+            f"[X/Fe]: median |median bias| {np.nanmedian(np.abs(xfe['median'])):.3f} dex, "
+            f"median Teff range {np.nanmedian(xfe['teff_range']):.3f} dex"
+        )
 
 
 if __name__ == "__main__":

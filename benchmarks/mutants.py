@@ -56,8 +56,12 @@ MODULES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     # phdl/fit in three parts, so that each run stays under 45 min (phdl/fit/toy.py, the toy
     # model the tests fit, is not mutated: it is test scaffolding)
     "fit-core": (
-        ("phdl/fit/spectra.py", "phdl/fit/linear.py", "phdl/fit/labeltable.py",
-         "phdl/fit/resume.py"),
+        (
+            "phdl/fit/spectra.py",
+            "phdl/fit/linear.py",
+            "phdl/fit/labeltable.py",
+            "phdl/fit/resume.py",
+        ),
         ("tests/test_fit.py", "tests/test_fit_fast.py"),
     ),  # fmt: skip
     "fit-fast": (("phdl/fit/fast.py",), ("tests/test_fit_fast.py",)),
