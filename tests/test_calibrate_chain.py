@@ -144,3 +144,30 @@ def test_shifts_and_stage_scores_on_hand_made_tables():
     assert moved["max_abs_shift"][0] == pytest.approx(0.3)
     with pytest.raises(ValueError, match="no star of the fitted table matches"):
         score(Table({"source_id": [9], "[Mg/Fe]": [0.0]}), truth, ["[Mg/Fe]"])
+
+
+def test_an_element_without_usable_pairs_gets_no_trend_and_a_warning(chain):
+    from phdl.calibrate import teff_trends
+
+    truth, ours, cal, binaries, survey = chain
+    blind = ours.copy()
+    blind["[Ca/Fe]"] = np.nan
+    with pytest.warns(UserWarning, match=r"no Teff trend for Ca \(0 pairs\)"):
+        trends, kept = teff_trends(blind, ref.el_badry(binaries, 1), survey, ELEMENTS,
+                                   nsteps=300, burn=100)  # fmt: skip
+    assert set(trends) == {"Mg"} and len(kept) > 0
+
+
+def test_tables_read_from_fits_cross_match_and_pair(chain, tmp_path):
+    """FITS columns are big-endian; pandas joins need them in the machine's order."""
+    truth, ours, cal, binaries, survey = chain
+    from phdl.calibrate.catalogs import crossmatch
+
+    ours.write(tmp_path / "ours.fits")
+    survey.write(tmp_path / "survey.fits")
+    ref.el_badry(binaries, 1).write(tmp_path / "pairs.fits")
+    ours_f, survey_f = Table.read(tmp_path / "ours.fits"), Table.read(tmp_path / "survey.fits")
+    a, b = crossmatch(ours_f, survey_f, [])
+    assert len(a) == len(survey) and np.array_equal(a["source_id"], b["source_id"])
+    table = pair_table(ours_f, Table.read(tmp_path / "pairs.fits"), survey_f)
+    assert len(table) == 2 * len(ref.el_badry(binaries, 1))

@@ -43,7 +43,7 @@ def pair_table(ours: Any, pairs: Any, survey: Any, *, on: str = "source_id") -> 
     the table and column that is missing."""
     import pandas as pd
 
-    from phdl.calibrate.catalogs import as_table, require
+    from phdl.calibrate.catalogs import as_table, native, require
 
     ours, pairs = as_table(ours, "ours"), as_table(pairs, "pairs")
     survey = as_table(survey, "survey")
@@ -54,7 +54,7 @@ def pair_table(ours: Any, pairs: Any, survey: Any, *, on: str = "source_id") -> 
     long = pd.DataFrame({
         "pair_id": np.repeat(np.arange(n, dtype=np.int64), 2),
         "component": np.tile(np.array([1, 2], dtype=np.int64), n),
-        on: np.stack([np.asarray(pairs["source_id1"]), np.asarray(pairs["source_id2"])], 1).ravel(),
+        on: np.stack([native(pairs["source_id1"]), native(pairs["source_id2"])], 1).ravel(),
     })  # fmt: skip
     extra = [c for c in survey.colnames if c not in ours.colnames or c == on]
     merged = long.merge(_frame(ours), on=on, how="inner").merge(_frame(survey[extra]), on=on)
@@ -66,7 +66,9 @@ def pair_table(ours: Any, pairs: Any, survey: Any, *, on: str = "source_id") -> 
 def _frame(table: Table):
     import pandas as pd
 
-    return pd.DataFrame({c: np.asarray(table[c]) for c in table.colnames if table[c].ndim == 1})
+    from phdl.calibrate.catalogs import native
+
+    return pd.DataFrame({c: native(table[c]) for c in table.colnames if table[c].ndim == 1})
 
 
 def pair_deltas(pairs: Table, element: str, *, default_err: float = 0.05) -> tuple:

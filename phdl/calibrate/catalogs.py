@@ -31,6 +31,13 @@ def as_table(catalog: Any, what: str) -> Table:
     )
 
 
+def native(values: Any) -> np.ndarray:
+    """``values`` as a numpy array in the machine's byte order (FITS columns are big-endian,
+    which pandas cannot join on)."""
+    a = np.asarray(values)
+    return a.astype(a.dtype.newbyteorder("=")) if a.dtype.byteorder not in "=|" else a
+
+
 def require(table: Table, columns: Sequence[str], what: str) -> None:
     """ValueError naming the first of ``columns`` that ``table`` (catalogue ``what``) lacks."""
     for name in columns:
@@ -68,8 +75,8 @@ def crossmatch(
             )
     import pandas as pd
 
-    left = pd.DataFrame({on: np.asarray(ours[on]), "_row_ours": np.arange(len(ours))})
-    right = pd.DataFrame({on: np.asarray(reference[on]), "_row_ref": np.arange(len(reference))})
+    left = pd.DataFrame({on: native(ours[on]), "_row_ours": np.arange(len(ours))})
+    right = pd.DataFrame({on: native(reference[on]), "_row_ref": np.arange(len(reference))})
     both = left.merge(right, on=on, how="inner", sort=True)
     rows_ours, rows_ref = both["_row_ours"].to_numpy(), both["_row_ref"].to_numpy()
     if len(rows_ours) == 0:

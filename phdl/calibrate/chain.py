@@ -18,6 +18,7 @@ steps before it applied, and the zero points select our solar twins on calibrate
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable
 from typing import Any
 
@@ -50,11 +51,19 @@ def teff_trends(
 ) -> tuple[dict, Table]:
     """Step 2: Eq. 28 per element on the pairs of ``pairs`` (El-Badry-like) that pass the
     paper's cuts, with our labels ``binaries`` and the survey's S/N and V_los ``survey``
-    (columns ``snr_g``, ``vlos``). Returns (element -> TeffTrend, the kept pairs table)."""
+    (columns ``snr_g``, ``vlos``). Returns (element -> TeffTrend, the kept pairs table). An
+    element whose pairs cannot constrain Eq. 28 (fewer than 4 with finite values) gets no
+    trend, and one warning names them all."""
     kept = binary_cuts(pair_table(binaries, pairs, survey))
-    trends = {}
+    trends, skipped = {}, []
     for k, el in enumerate(elements):
-        trends[symbol(el)] = fit_teff_trend(*pair_deltas(kept, el), seed=seed + k, **kw)
+        data = pair_deltas(kept, el)
+        if len(data[0]) < 4:
+            skipped.append(f"{symbol(el)} ({len(data[0])} pairs)")
+            continue
+        trends[symbol(el)] = fit_teff_trend(*data, seed=seed + k, **kw)
+    if skipped:
+        warnings.warn(f"no Teff trend for {', '.join(skipped)}", stacklevel=2)
     return trends, kept
 
 
@@ -106,8 +115,8 @@ def snr_cut(table: Any, minimums: dict[str, float] = ATM_MIN_SNR) -> Table:
 
 def applied(table: Any, calibration: Calibration, steps: tuple[str, ...]) -> Table:
     """:func:`~phdl.calibrate.correct.apply` of ``steps`` to the labels the calibration
-    covers: the [X/Fe] columns of elements it has no step for (e.g. the labels the fit holds,
-    vmic, [S/Fe], [K/Fe], ...) are dropped first, and the ``_uncali`` copies after."""
+    covers: the [X/Fe] columns of elements it has no step for (e.g. the [S/Fe], [K/Fe], ...
+    the fit holds fixed) are dropped first, and the ``_uncali`` copies after."""
     from phdl.calibrate.catalogs import as_table
 
     table = as_table(table, "table")

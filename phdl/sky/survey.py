@@ -130,7 +130,9 @@ def fit_sky(
     key = hashlib.sha256("|".join([spectra.name, *shas]).encode()).hexdigest()[:16]
     out = Path(cache_dir) / f"fit-{key}.fits"
     if out.is_file():
-        return read_table(out)
+        cached = read_table(out)
+        cached["sample"] = np.char.decode(np.asarray(cached["sample"]).astype(bytes), "ascii")
+        return cached
     model = load(model_path)
     start_model = load(start_model_path) if start_model_path else None
     with h5py.File(spectra, "r") as h5:
