@@ -623,3 +623,14 @@ def test_errors_too_small_for_the_scatter_are_scaled_by_the_reduced_chi2():
     assert scaled.a_err == pytest.approx(scaled.error_scale * plain.a_err, rel=0.3)
     honest = fit_teff_trend(t1, t2, delta, np.full(300, 0.1), nsteps=600, burn=200)
     assert honest.error_scale == pytest.approx(1.0, abs=0.1)
+
+
+def test_a_sample_without_giants_leaves_giants_uncorrected_and_says_so():
+    ours = Table({"source_id": np.arange(30), "Teff": np.linspace(5000, 6800, 30),
+                  "logg": np.full(30, 4.4), "[Fe/H]": np.zeros(30)})  # fmt: skip
+    ref = ours.copy()
+    ours["Teff"] += 40.0
+    with pytest.warns(UserWarning, match="no giant in the cross-match"):
+        splines = fit_atm_splines(ours, ref, min_per_knot=10)
+    corr = splines(np.array([5800.0, 4500.0]), np.array([4.4, 2.0]))["Teff"]
+    assert corr[0] == pytest.approx(40.0) and corr[1] == 0.0

@@ -13,6 +13,7 @@ beyond its group's knots) takes the value at the nearest knot.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -110,29 +111,35 @@ def fit_atm_splines(
     column ``on``; ours must hold Teff and logg (uncalibrated), both must hold ``names``.
     ``catalogs`` names the two in error messages. Each group's spline has knots of at least
     ``min_per_knot`` stars, at most ``max_knots`` of them (a group smaller than ``min_per_knot``
-    gets one constant: its median). A group with no star is a ValueError naming it.
+    gets one constant: its median). A group with no star gets a zero correction and a warning
+    naming it (a sample of dwarfs only calibrates no giant).
     """
     ours, reference = as_table(ours, catalogs[0]), as_table(reference, catalogs[1])
     require(ours, ["Teff", "logg"], catalogs[0])
     mine, theirs = crossmatch(ours, reference, list(names), on=on, catalogs=catalogs)
     teff, logg = values(mine, "Teff"), values(mine, "logg")
     result = AtmSplines({})
+    empty: set[str] = set()
     for name in names:
         diff = values(mine, name) - values(theirs, name)
         ok = np.isfinite(diff) & np.isfinite(teff) & np.isfinite(logg)
         giant = is_giant(teff, logg)
-        result.splines[name] = {
-            group: fit_median_spline(
-                teff[ok & (giant == (group == "giant"))],
-                diff[ok & (giant == (group == "giant"))],
-                min_per_knot=min_per_knot,
-                max_knots=max_knots,
+        result.splines[name] = {}
+        for group in GROUPS:
+            sel = ok & (giant == (group == "giant"))
+            if not sel.any():  # e.g. a sample of dwarfs only: that group is left as it is
+                empty.add(group)
+                result.splines[name][group] = MedianSpline.constant(0.0)
+                continue
+            result.splines[name][group] = fit_median_spline(
+                teff[sel], diff[sel], min_per_knot=min_per_knot, max_knots=max_knots,
                 what=f"the {group}s of the cross-match of {catalogs[0]!r} and {catalogs[1]!r}",
-            )
-            for group in GROUPS
-        }
+            )  # fmt: skip
         corrected = diff[ok] - result(teff[ok], logg[ok])[name]
         result.sigma_after[name] = robust_std(corrected)
         result.n_used[name] = int(ok.sum())
         result.n_dropped[name] = int((~ok).sum())
+    if empty:
+        warnings.warn(f"no {' or '.join(sorted(empty))} in the cross-match of {catalogs[0]!r} "
+                      f"and {catalogs[1]!r}: their correction is 0", stacklevel=2)  # fmt: skip
     return result

@@ -91,9 +91,9 @@ def fit_calibration(
     elements = [symbol(e) for e in elements]
     cal = Calibration(atm=fit_atm_splines(common, lamost_reference))
     cal.teff, _ = teff_trends(binaries, pairs, survey, elements, seed=seed)
-    after_teff = applied(logg_sample, cal, ("teff",))  # logg stays as fitted (§4.2.2)
+    after_teff = applied(logg_sample, cal, ("teff",), elements)  # logg as fitted (§4.2.2)
     cal.logg = fit_logg_trends(after_teff, hypatia, elements)
-    after_logg = applied(logg_sample, cal, ("atm", "teff", "logg"))
+    after_logg = applied(logg_sample, cal, ("atm", "teff", "logg"), elements)
     cal.zero = zero_points(after_logg, hypatia, galah, elements=elements)
     return cal
 
@@ -113,15 +113,25 @@ def snr_cut(table: Any, minimums: dict[str, float] = ATM_MIN_SNR) -> Table:
     return table[keep]
 
 
-def applied(table: Any, calibration: Calibration, steps: tuple[str, ...]) -> Table:
+def applied(
+    table: Any,
+    calibration: Calibration,
+    steps: tuple[str, ...],
+    elements: Iterable[str] | None = None,
+) -> Table:
     """:func:`~phdl.calibrate.correct.apply` of ``steps`` to the labels the calibration
     covers: the [X/Fe] columns of elements it has no step for (e.g. the [S/Fe], [K/Fe], ...
-    the fit holds fixed) are dropped first, and the ``_uncali`` copies after."""
+    the fit holds fixed), or of elements not in ``elements`` when given, are dropped first,
+    and the ``_uncali`` copies after. Of ``steps``, those the calibration holds are applied
+    (one that lacks a step, e.g. a sky too small for any Teff trend, leaves it out)."""
     from phdl.calibrate.catalogs import as_table
 
     table = as_table(table, "table")
-    covered = set(calibration.teff) | set(calibration.logg)
-    covered |= set(calibration.zero.d) if calibration.zero is not None else set()
+    if elements is not None:
+        covered = {symbol(e) for e in elements}
+    else:
+        covered = set(calibration.teff) | set(calibration.logg)
+        covered |= set(calibration.zero.d) if calibration.zero is not None else set()
     drop = []
     for name in table.colnames:
         el = symbol(name.split("_")[0]) if name.startswith("[") else None
@@ -129,6 +139,7 @@ def applied(table: Any, calibration: Calibration, steps: tuple[str, ...]) -> Tab
             drop.append(name)
     out = table.copy(copy_data=False)
     out.remove_columns(drop)
+    steps = tuple(s for s in steps if s in calibration.steps)  # those it holds
     return _uncalibrated_names(apply(out, calibration, steps=steps)) if steps else out
 
 

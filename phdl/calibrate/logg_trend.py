@@ -20,6 +20,7 @@ correction.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -118,7 +119,20 @@ def fit_logg_trend(
 def fit_logg_trends(
     ours: Any, reference: Any, elements: Iterable[str] = CATALOG_ELEMENTS, **kwargs: Any
 ) -> dict[str, LoggTrend]:
-    """:func:`fit_logg_trend` for every element; keys are element symbols."""
+    """:func:`fit_logg_trend` for every element; keys are element symbols. An element with no
+    star left in ours or the reference after the [Fe/H] cuts gets no trend, and one warning
+    names them all (a missing column is still a ValueError)."""
     what = kwargs.get("catalogs", ("ours", "reference"))
     ours, reference = as_table(ours, what[0]), as_table(reference, what[1])
-    return {symbol(e): fit_logg_trend(ours, reference, e, **kwargs) for e in elements}
+    trends, skipped = {}, []
+    for e in elements:
+        try:
+            trends[symbol(e)] = fit_logg_trend(ours, reference, e, **kwargs)
+        except ValueError as exc:
+            if "nothing to fit" not in str(exc):
+                raise
+            skipped.append(symbol(e))
+    if skipped:
+        warnings.warn(f"no logg trend for {', '.join(skipped)}: no star left after the [Fe/H] "
+                      "cuts", stacklevel=2)  # fmt: skip
+    return trends

@@ -257,15 +257,18 @@ def _logg_panel(
     name: str,
     ours: tuple[np.ndarray, np.ndarray],
     reference: tuple[np.ndarray, np.ndarray],
-    trend: LoggTrend,
+    trend: LoggTrend | None,
 ) -> None:
-    """Our and the reference's [X/Fe] against logg, with both spline trends."""
+    """Our and the reference's [X/Fe] against logg, with both spline trends (none drawn, and
+    a note, where the calibration has no trend for the element)."""
     ax.scatter(*ours, s=3, color="0.55", edgecolors="none", label="ours", gid="ours")
     ax.scatter(*reference, s=3, color="tab:orange", edgecolors="none", label="reference",
                gid="reference")  # fmt: skip
     logg = np.concatenate([ours[0], reference[0]])
     logg = logg[np.isfinite(logg)]
-    if trend.skipped:
+    if trend is None:
+        _corner(ax, "no trend fitted", right=True)
+    elif trend.skipped:
         _corner(ax, "no logg correction", right=True)
     elif logg.size:
         grid = np.linspace(logg.min(), logg.max(), 200)
@@ -289,14 +292,11 @@ def fig9_logg_trends(
     ``reference``, red dashed; the correction is their difference). Only stars with [Fe/H]
     above ``feh_min`` ("ours" −0.5, "reference" −0.2 dex: the paper's cuts) are drawn. ``trends``
     is keyed by element symbol (as :func:`phdl.calibrate.fit_logg_trends` gives it); elements the
-    calibration skips (C, N) get no lines.
+    calibration skips (C, N) get no lines, and so do elements without a trend (a note says so).
     """
     names = [xfe(e) for e in elements]
     mine = _columns(ours, ["logg", "[Fe/H]", *names], "ours")
     theirs = _columns(reference, ["logg", "[Fe/H]", *names], "reference")
-    missing = [symbol(n) for n in names if _lookup(trends, n) is None]
-    if missing:
-        raise ValueError(f"trends has no logg trend for {', '.join(missing)}")
     keep_o, keep_r = mine["[Fe/H]"] > feh_min["ours"], theirs["[Fe/H]"] > feh_min["reference"]
     fig, axes = _panels(len(names), sharey=False)
     for ax, name in zip(axes, names, strict=True):
