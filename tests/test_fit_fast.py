@@ -417,3 +417,10 @@ def test_lm_result_is_float64_labels_and_integer_counts(toy, noisy):
     assert np.issubdtype(res.n_iter.dtype, np.integer)
     assert np.issubdtype(res.n_eval.dtype, np.integer)
     assert np.array_equal(res.labels, ref.labels) and np.array_equal(res.chisq, ref.chisq)
+
+
+def test_lm_with_no_labels_to_fit_returns_the_start(toy, noisy):
+    truth, flux, ivar = noisy
+    res = levenberg_marquardt(toy, flux[:2], ivar[:2], truth[:2], [], max_iter=3)
+    assert np.array_equal(res.labels, truth[:2])
+    assert res.chisq == pytest.approx(chi2(toy.predict(truth[:2]), flux[:2], ivar[:2]))
