@@ -116,9 +116,15 @@ def test_lamost_files_read_back_through_the_real_loader(observed, tmp_path):
         got = read_lamost(files, wl)
     core = slice(50, -50)  # away from the edges of the normalization window
     diff = got.flux[:, core] - flux[[0, 2]][:, core]
-    noise = 1.0 / np.asarray(truth["snr_g"])[[0, 2]]
-    assert np.all(np.abs(np.median(diff, axis=1)) < 0.3 * noise)
-    assert np.all(diff.std(axis=1) < 0.2 * noise)
+    # back to a few per cent: the reader divides by the running mean of the normalized flux,
+    # which differs from 1 where lines are dense (write_lamost_files' docstring)
+    assert np.all(np.abs(np.median(diff, axis=1)) < 0.01)
+    assert np.all(diff.std(axis=1) < 0.03)
+    # ... and that is the running mean, not a wrong wavelength or scale
+    from phdl.io import normalize
+
+    renorm = normalize(wl, flux[[0, 2]], np.ones((2, wl.size)), physics.norm_length)[0]
+    np.testing.assert_allclose(got.flux[:, core], renorm[:, core], atol=0.01)
 
 
 def test_phdl_sky_writes_truth_catalogues_and_spectra(tmp_path, capsys):
