@@ -428,8 +428,13 @@ def biased_stars() -> tuple[Table, np.ndarray]:
             "Teff": teff,
             "logg": logg,
             "[Fe/H]": np.zeros(4),
-            # f(Teff) is not extrapolated beyond the binaries' 4500-7000 K (the 4300 K giant)
-            "[Mg/Fe]": truth + f_teff(mg_row(), np.clip(teff, 4500.0, 7000.0)) + f_logg + 0.1,
+            # f(Teff) is not extrapolated beyond the binaries' 4500-7000 K (the 4300 K giant),
+            # and its value at the solar twins' 5800 K belongs to the zero point d
+            "[Mg/Fe]": truth
+            + f_teff(mg_row(), np.clip(teff, 4500.0, 7000.0))
+            - f_teff(mg_row(), 5800.0)
+            + f_logg
+            + 0.1,
             "[Mg/Fe]_err": np.full(4, 0.03),
             "[Mg/Fe]_flag": np.array([0, 1, 0, 2]),
             "Chisq": np.array([1.1, 0.9, 1.0, 1.3]),
@@ -466,7 +471,8 @@ def test_apply_stages_use_the_uncalibrated_teff_and_logg():
     table, _ = biased_stars()
     cal = mg_calibration()
     raw = np.asarray(table["[Mg/Fe]"])
-    f_t = cal.teff["Mg"](table["Teff"])  # at the input (uncalibrated) Teff
+    # at the input (uncalibrated) Teff, relative to the solar twins' 5800 K (the constant is d's)
+    f_t = cal.teff["Mg"](table["Teff"]) - cal.teff["Mg"](5800.0)
     f_g = cal.logg["Mg"](table["logg"])
     stages = {
         ("atm",): raw,

@@ -4,14 +4,18 @@
 UNCALIBRATED labels (the fit's output):
 
 - "atm": Teff, logg, [Fe/H] minus the §4.1 spline corrections;
-- "teff", "logg", "zero": every [X/Fe] minus f(Teff) (Eq. 27), minus f(logg), minus d:
+- "teff", "logg", "zero": every [X/Fe] minus f(Teff) (Eq. 27) taken relative to its value at
+  :data:`~phdl.calibrate.teff_trend.REFERENCE_TEFF`, minus f(logg), minus d:
 
-      [X/Fe] = [X/Fe]_uncali − (a T³ + b T² + c T) − f(logg) − d
+      [X/Fe] = [X/Fe]_uncali − (f(T) − f(T_ref)) − f(logg) − d
 
 Every correction is evaluated at the UNCALIBRATED Teff and logg of the input, whatever steps
 run: that is how each was measured (the splines and trends against our uncalibrated values, d
-after the two trends were removed). f(Teff) is the polynomial itself, with no constant taken off:
-Eq. 27 has none, and whatever constant it carries is absorbed by d.
+after the two trends were removed). The paper leaves Eq. 27's constant to the zero point ("the
+constant term ... will be fixed during the zero-point calibration"); taking f(T_ref) off in the
+Teff step moves that constant into d (and into f(logg)'s level), so the final [X/Fe] are the
+same, and the table after the Teff step alone is on a readable scale (a cubic fitted at
+4500-7000 K can be tens of dex at T = 0 or at its own T_ref-free level).
 
 The input [X/Fe] is kept as ``[X/Fe]_uncali`` (Table 4) whenever an abundance step runs. An
 element the calibration lacks for a step is left without that step, with a warning naming it.
@@ -64,7 +68,7 @@ def _term(
     lacks it."""
     if step == "teff":
         trend = calibration.teff.get(element)
-        return None if trend is None else trend(teff)
+        return None if trend is None else trend.shape(teff)
     if step == "logg":
         trend = calibration.logg.get(element)
         return None if trend is None else trend(logg)

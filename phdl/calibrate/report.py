@@ -10,6 +10,7 @@ import numpy as np
 from astropy.table import Table
 
 from phdl.calibrate.calibration import Calibration
+from phdl.calibrate.teff_trend import REFERENCE_TEFF
 from phdl.paper import table2, table3
 
 __all__ = ["table2_beside_paper", "table3_beside_paper"]
@@ -21,12 +22,15 @@ def _paper_rows(table: Table) -> dict[str, dict]:
 
 def table2_beside_paper(cal: Calibration) -> Table:
     """Per element of ``cal.teff``: our a, b, c (posterior medians, T in kK) with their
-    half 16-84 % widths, our d (zero-point constant, dex; NaN without zero points), the
+    half 16-84 % widths, our d of Eq. 26 (the zero point minus f(T_ref), since the Teff step is
+    applied relative to :data:`~phdl.calibrate.teff_trend.REFERENCE_TEFF`; dex; NaN without
+    zero points; f(logg) keeps a level of its own, so compare with care), the
     number of pairs, whether the chain converged, and the paper's a, b, c, d."""
     paper = _paper_rows(table2())
     rows = []
     for el, tr in cal.teff.items():
-        d = cal.zero.d.get(el, np.nan) if cal.zero is not None else np.nan
+        # Eq. 26's d: ours, measured after the Teff step f(T) − f(T_ref), minus f(T_ref)
+        d = cal.zero.d.get(el, np.nan) - tr(REFERENCE_TEFF) if cal.zero is not None else np.nan
         p = paper.get(el, {})
         rows.append((el, tr.a, tr.a_err, tr.b, tr.b_err, tr.c, tr.c_err, d, tr.n_pairs,
                      bool(tr.converged), *(p.get(k, np.nan) for k in "abcd")))  # fmt: skip

@@ -31,7 +31,11 @@ from typing import Any
 import emcee
 import numpy as np
 
-from phdl.paper import BINARY_TEFF_RANGE, TREND_TEFF_UNIT
+from phdl.paper import BINARY_TEFF_RANGE, TREND_TEFF_UNIT, TWIN_TEFF_RANGE
+
+#: The Teff (K) at which the Teff step is zero: the middle of the solar twins' range, where the
+#: zero points are measured (:meth:`TeffTrend.shape`).
+REFERENCE_TEFF: float = 0.5 * (TWIN_TEFF_RANGE[0] + TWIN_TEFF_RANGE[1])
 
 #: Flat prior box of (a, b, c), dex per kK³, kK², kK.
 PRIOR_BOUNDS: tuple[tuple[float, float], ...] = ((-10.0, 10.0), (-200.0, 200.0), (-2000.0, 2000.0))
@@ -95,6 +99,11 @@ class TeffTrend:
         ``teff_range`` (the binaries' range, default the paper's 4500-7000 K cut): a cubic
         fitted there is not extrapolated, as the §4.1 splines are not."""
         return powers(np.clip(teff, *self.teff_range)) @ self.coefficients
+
+    def shape(self, teff: np.ndarray | float, ref_teff: float = REFERENCE_TEFF) -> np.ndarray:
+        """f(Teff) − f(ref_teff) in dex: the Teff step as applied (:mod:`~phdl.calibrate.
+        correct`), zero at the solar twins' Teff; the constant is left to the zero point."""
+        return self(teff) - self(ref_teff)
 
     def sigma(self, teff: np.ndarray | float, ref_teff: float | None = None) -> np.ndarray:
         """Posterior σ (dex) of f(Teff), or of f(Teff) − f(ref_teff) (the well measured shape),

@@ -341,7 +341,8 @@ def calibration_stages_figure(
     target: float = 0.03,
     title: str = "",
 ) -> Figure:
-    """The median bias against the truth (top) and its spread with Teff (bottom) of each
+    """The median bias against the truth (top; a symmetric-log axis when a value exceeds 1 dex)
+    and its spread with Teff (bottom) of each
     element's [X/Fe] (dex), one marker and colour per calibration stage, slightly offset.
 
     ``scores``: columns ``stage`` (drawn in order of first appearance), ``label`` ("[Mg/Fe]"),
@@ -368,6 +369,10 @@ def calibration_stages_figure(
         top.plot(x + dx, _stage_values(scores, stage, labels, "median"), label=stage, **style)
         bottom.plot(x + dx, _stage_values(scores, stage, labels, "teff_spread"), **style)
     top.set_ylabel("median bias vs truth [dex]")
+    medians = values(scores, "median")
+    if np.nanmax(np.abs(medians), initial=0.0) > 1.0:  # e.g. f(Teff) before its zero point
+        top.set_yscale("symlog", linthresh=0.1)
+        top.set_ylabel("median bias vs truth [dex]\n(linear within ±0.1, log beyond)")
     bottom.set_ylabel("spread of the bias with Teff [dex]")
     bottom.set_xticks(x, labels, rotation=90, fontsize=8)
     bottom.set_ylim(bottom=0.0)
