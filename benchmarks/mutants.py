@@ -71,8 +71,12 @@ MODULES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     ),
     "calibrate": (
         ("phdl/calibrate",),
-        ("tests/test_calibrate.py", "tests/test_plots_calibration.py"),
-    ),
+        (
+            "tests/test_calibrate.py",
+            "tests/test_calibrate_chain.py",
+            "tests/test_plots_calibration.py",
+        ),
+    ),  # fmt: skip
 }
 
 # mutmut's statuses, in the order of the report
