@@ -147,3 +147,26 @@ def test_phdl_sky_bad_input_exits_2_with_one_line(tmp_path, capsys):
     assert "--n must be a positive integer" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         cli.main(["sky", "--sample", "nope", "--n", "3", "--out", str(tmp_path)])
+
+
+def test_the_chapter_sky_draws_samples_that_pass_the_papers_cuts():
+    from phdl.calibrate import binary_cuts
+    from phdl.calibrate.chain import snr_cut
+    from phdl.sky.survey import SAMPLE_ORDER, make_sky
+
+    sizes = {"common": 12, "binaries": 10, "m67": 3, "giants": 4, "hypatia": 20}
+    sky = make_sky(sizes, 3)
+    assert len(snr_cut(sky.truth["common"])) == 12
+    assert len(np.unique(sky.truth["binaries"]["pair_id"])) == 10
+    assert len(binary_cuts(sky.truth["binaries"], mad=1e9)) == 20  # all pass the other cuts
+    stars = sky.stars()
+    assert len(stars) == 12 + 20 + 3 + 4 and list(dict.fromkeys(stars["sample"])) == list(
+        SAMPLE_ORDER
+    )
+    assert len(np.unique(stars["source_id"])) == len(stars)
+    assert set(sky.catalogs) == {"dd_payne", "apogee", "galah", "el_badry", "hypatia"}
+    assert len(sky.catalogs["el_badry"]) == 10 and len(sky.catalogs["hypatia"]) == 20
+    raw = make_sky(sizes, 3, observable=False)
+    assert len(snr_cut(raw.truth["common"])) < 12  # as drawn, most fail the S/N cuts
+    with pytest.raises(ValueError, match="hypatia"):
+        make_sky({k: v for k, v in sizes.items() if k != "hypatia"}, 3)
