@@ -62,12 +62,22 @@ MODULES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
             "phdl/fit/labeltable.py",
             "phdl/fit/resume.py",
         ),
-        ("tests/test_fit.py", "tests/test_fit_fast.py"),
+        (
+            "tests/test_fit.py",
+            "tests/test_fit_fast.py",
+            "tests/test_uncertainty.py",
+            "tests/test_fit_spectra.py",
+        ),
     ),  # fmt: skip
     "fit-fast": (("phdl/fit/fast.py",), ("tests/test_fit_fast.py",)),
     "fit-cmaes": (
         ("phdl/fit/cmaes.py", "phdl/fit/fitting.py"),
-        ("tests/test_fit.py", "tests/test_fit_fast.py", "tests/test_protocol.py"),
+        (
+            "tests/test_fit.py",
+            "tests/test_fit_fast.py",
+            "tests/test_protocol.py",
+            "tests/test_fit_cmaes.py",
+        ),
     ),
     "calibrate": (
         ("phdl/calibrate",),
