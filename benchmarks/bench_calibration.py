@@ -29,7 +29,7 @@ def main() -> None:
 
     from phdl import paper
     from phdl.calibrate.chain import calibration_stages
-    from phdl.labels import GROUP_I
+    from phdl.labels import GROUP_I_XFE
     from phdl.sky import sky_physics
     from phdl.sky.score import score_stages, shifts, verdicts
     from phdl.sky.survey import calibrate_sky, fit_sky, make_sky
@@ -38,7 +38,7 @@ def main() -> None:
     sky = make_sky(dict(zip(("common", "binaries", "m67", "giants", "hypatia"), n, strict=True)),
                    args.seed)  # fmt: skip
     names = ["Teff", "logg", "[Fe/H]"] + [f"[{e}/Fe]" for e in paper.CATALOG_ELEMENTS]
-    group_i = [x for x in GROUP_I if x.startswith("[") and x != "[Fe/H]"]
+    group_i = GROUP_I_XFE
     for preset in ("perturbed", "sky-equals-model"):
         fit = fit_sky(sky, sky_physics(preset), args.model, args.sky_dir,
                       start_model_path=args.start_model or None, seed=args.seed,

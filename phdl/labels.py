@@ -64,6 +64,8 @@ GROUP_II: tuple[str, ...] = (
     "[Si/Fe]", "[Sc/Fe]", "[Sr/Fe]", "[Y/Fe]", "[Zr/Fe]", "[Ba/Fe]", "[La/Fe]", "[Ce/Fe]",
     "[Pr/Fe]", "[Nd/Fe]", "[Sm/Fe]", "[Eu/Fe]",
 )  # fmt: skip
+#: The [X/Fe] of Group I (Group I without Teff, logg and [Fe/H]).
+GROUP_I_XFE: tuple[str, ...] = tuple(n for n in GROUP_I if n.startswith("[") and n != "[Fe/H]")
 #: The six labels that are not fitted and stay at their initial values.
 NOT_FITTED: tuple[str, ...] = ("vmic", "[S/Fe]", "[K/Fe]", "[Cu/Fe]", "[Zn/Fe]", "[Au/Fe]")
 

@@ -171,3 +171,13 @@ def test_tables_read_from_fits_cross_match_and_pair(chain, tmp_path):
     assert len(a) == len(survey) and np.array_equal(a["source_id"], b["source_id"])
     table = pair_table(ours_f, Table.read(tmp_path / "pairs.fits"), survey_f)
     assert len(table) == 2 * len(ref.el_badry(binaries, 1))
+
+
+def test_shift_summary_counts_within_the_limit_and_names_the_worst():
+    from phdl.labels import GROUP_I_XFE
+    from phdl.sky.score import shift_summary
+
+    moved = Table({"label": ["[C/Fe]", "[N/Fe]", "[O/Fe]", "[Mg/Fe]"],
+                   "median_shift": [0.01, -0.3, np.nan, 0.02]})  # fmt: skip
+    assert shift_summary(moved) == {"n_within": 2, "n": 3, "worst": "[N/Fe]", "worst_shift": -0.3}
+    assert len(GROUP_I_XFE) == 13 and "[Fe/H]" not in GROUP_I_XFE and GROUP_I_XFE[0] == "[C/Fe]"

@@ -35,7 +35,10 @@ from phdl.calibrate.teff_trend import fit_teff_trend
 from phdl.calibrate.zero_points import zero_points
 from phdl.paper import ATM_MIN_SNR, CATALOG_ELEMENTS
 
-__all__ = ["STAGES", "applied", "calibration_stages", "fit_calibration", "snr_cut", "teff_trends"]
+__all__ = [
+    "STAGES", "applied", "calibration_stages", "fit_calibration", "snr_cut", "teff_trends",
+    "without_uncali",
+]  # fmt: skip
 
 #: The four points at which chapter 06 scores a calibration: stage name -> steps applied.
 STAGES: dict[str, tuple[str, ...]] = {
@@ -140,7 +143,7 @@ def applied(
     out = table.copy(copy_data=False)
     out.remove_columns(drop)
     steps = tuple(s for s in steps if s in calibration.steps)  # those it holds
-    return _uncalibrated_names(apply(out, calibration, steps=steps)) if steps else out
+    return without_uncali(apply(out, calibration, steps=steps)) if steps else out
 
 
 def calibration_stages(table: Any, calibration: Calibration) -> dict[str, Table]:
@@ -148,7 +151,7 @@ def calibration_stages(table: Any, calibration: Calibration) -> dict[str, Table]
     return {name: applied(table, calibration, steps) for name, steps in STAGES.items()}
 
 
-def _uncalibrated_names(table: Table) -> Table:
+def without_uncali(table: Table) -> Table:
     """``table`` without its ``_uncali`` columns (the next step reads the corrected values)."""
     out = table.copy(copy_data=False)
     out.remove_columns([c for c in out.colnames if c.endswith("_uncali")])

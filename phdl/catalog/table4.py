@@ -84,10 +84,9 @@ def calibrated(table: Table, calibration) -> Table:
     """Table 4 rows with a :class:`phdl.calibrate.Calibration` applied: Teff, logg, [Fe/H] and
     every [X/Fe] calibrated, [X/Fe]_uncali the fitted values, columns in Table 4's order."""
     from phdl.calibrate import apply
+    from phdl.calibrate.chain import without_uncali
 
-    plain = table.copy()
-    plain.remove_columns([c for c in plain.colnames if c.endswith("_uncali")])
-    out = apply(plain, calibration)
+    out = apply(without_uncali(table), calibration)
     return out[[c for c in table.colnames]]
 
 

@@ -19,7 +19,8 @@ import numpy as np
 from astropy.table import Table
 
 __all__ = [
-    "LOGG_BINS", "TEFF_BINS", "binned_medians", "score", "score_stages", "shifts", "verdicts",
+    "LOGG_BINS", "TEFF_BINS", "binned_medians", "score", "score_stages", "shift_summary",
+    "shifts", "verdicts",
 ]  # fmt: skip
 
 #: Edges of the true-Teff bins of the spreads, K (the wide binaries' 4500-7000 K range).
@@ -111,6 +112,16 @@ def shifts(before: Table, after: Table, names) -> Table:
         rows.append((name, float(np.median(d[ok])) if ok.any() else np.nan,
                      float(np.max(np.abs(d[ok]))) if ok.any() else np.nan))  # fmt: skip
     return Table(rows=rows, names=("label", "median_shift", "max_abs_shift"))
+
+
+def shift_summary(moved: Table, limit: float = 0.02) -> dict:
+    """From a :func:`shifts` table: ``n_within`` labels whose |median shift| ≤ ``limit`` (dex)
+    of ``n`` with a finite shift, and the ``worst`` label with its ``worst_shift``."""
+    d = np.asarray(moved["median_shift"], float)
+    ok = np.isfinite(d)
+    k = int(np.argmax(np.where(ok, np.abs(d), -1.0)))
+    return {"n_within": int(np.sum(np.abs(d[ok]) <= limit)), "n": int(ok.sum()),
+            "worst": str(moved["label"][k]), "worst_shift": float(d[k])}  # fmt: skip
 
 
 def verdicts(scores: Table, labels, *, median_max: float = 0.03, spread_max: float = 0.03):
