@@ -137,11 +137,33 @@ TWIN_TEFF_RANGE: tuple[float, float] = (5700.0, 5900.0)
 TWIN_LOGG_RANGE: tuple[float, float] = (4.0, 5.0)
 TWIN_FEH_MAX: float = 0.1
 
+# ------------------------------------------------ Sections 4.3-4.4, Figures 10-14: validation
+#: M67 (§4.3): the star-to-star scatter of [X/Fe] after outlier removal, as bands (dex) by
+#: element; the paper's members in common with GALAH DR3 (Figure 11).
+M67_SCATTER_BANDS: dict[str, tuple[float, float]] = {
+    **dict.fromkeys(("Mg", "Si", "Ca", "Ti", "Cr", "Ni"), (0.03, 0.04)),
+    **dict.fromkeys(("C", "N", "Na", "Al", "Sc", "V", "Mn", "Co", "Ba", "Nd"), (0.05, 0.10)),
+    **dict.fromkeys(("O", "Sr", "Y", "La", "Eu"), (0.10, 0.15)),
+    **dict.fromkeys(("Zr", "Ce", "Pr", "Sm"), (0.20, 0.30)),
+}
+M67_GALAH_COMMON: int = 77
+#: The one element whose M67 [X/Fe] trends with logg (§4.3: "flat ... except for N").
+M67_LOGG_TREND_ELEMENTS: tuple[str, ...] = ("N",)
+#: §4.4, Figure 12: dispersion of the calibrated labels against APOGEE DR17 (K, dex, dex).
+APOGEE_DISPERSION: dict[str, float] = {"Teff": 73.0, "logg": 0.12, "[Fe/H]": 0.07}
+#: §4.4: above this Teff (K) APOGEE DR17's Teff runs low and GALAH DR3's [Fe/H] has outliers.
+VALIDATION_HOT_TEFF: float = 6000.0
+
 # --------------------------------------------------------- Section 5, Table 4: the catalogue
 #: Subgiants in the catalogue, of the parent sample (Xiang & Rix 2022), with LAMOST S/N above.
 CATALOG_STARS: int = 116611
 CATALOG_PARENT: int = 247104
 CATALOG_MIN_SNR: float = 50.0
+#: Figure 15: the elements whose [X/Fe] is bimodal (high- and low-α discs), the [Fe/H] (dex)
+#: below which the scatter is large, and the Hypatia stars behind its median trend.
+CATALOG_BIMODAL_ELEMENTS: tuple[str, ...] = ("Mg", "Ti")
+CATALOG_METAL_POOR_FEH: float = -1.0
+HYPATIA_STARS: int = 13384
 #: The 25 elements of the catalogue (and of Tables 2 and 3), in the paper's order.
 CATALOG_ELEMENTS: tuple[str, ...] = tuple(
     "C N O Na Mg Al Si Ca Sc Ti V Cr Mn Co Ni Sr Y Zr Ba La Ce Pr Nd Sm Eu".split()
