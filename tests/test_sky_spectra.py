@@ -164,7 +164,7 @@ def test_the_chapter_sky_draws_samples_that_pass_the_papers_cuts():
         SAMPLE_ORDER
     )
     assert len(np.unique(stars["source_id"])) == len(stars)
-    assert set(sky.catalogs) == {"dd_payne", "apogee", "galah", "el_badry", "hypatia"}
+    assert set(sky.catalogs) == {"dd_payne", "apogee", "galah", "el_badry", "hypatia", "galah_m67"}
     assert len(sky.catalogs["el_badry"]) == 10 and len(sky.catalogs["hypatia"]) == 20
     raw = make_sky(sizes, 3, observable=False)
     assert len(snr_cut(raw.truth["common"])) < 12  # as drawn, most fail the S/N cuts

@@ -63,7 +63,7 @@ __all__ = [
 
 #: Per-sample code: the leading digit of its source ids and its branch of the seed's streams.
 SAMPLE_CODES: dict[str, int] = {
-    "field": 1, "common": 2, "giants": 3, "binaries": 4, "m67": 5, "hypatia": 6,
+    "field": 1, "common": 2, "giants": 3, "binaries": 4, "m67": 5, "hypatia": 6, "subgiants": 7,
 }  # fmt: skip
 POPULATION_FRACTIONS: dict[str, float] = {"low-alpha": 0.75, "high-alpha": 0.20, "halo": 0.05}
 #: Mean and σ (dex) of the normal [Fe/H] of each population, truncated to RANGES["[Fe/H]"].
@@ -181,13 +181,16 @@ def field_eep(rng: np.random.Generator, n: int, t_to, fractions=BRANCH_FRACTIONS
     return np.choose(branch, [ms, sgb, rgb])
 
 
-def _field(sample: str, n: int, seed: Any, snr_median: float | None = None):
-    """The field's streams and stars: (id rng, extra rng, pops, feh, age, eep, teff, logg)."""
+def _field(
+    sample: str, n: int, seed: Any, snr_median: float | None = None, branches=BRANCH_FRACTIONS
+):
+    """The field's stars and a spare stream: (truth table, extra rng); ``branches``: the
+    fractions of dwarfs, subgiants and giants."""
     n = check_n(n)
     r_pop, r_eep, r_scat, r_ab, r_snr, r_id, r_extra = streams(seed, SAMPLE_CODES[sample], 7)
     pops, feh, age = draw_populations(r_pop, n)
     t_to = iso.turnoff_teff(age, feh)
-    eep = field_eep(r_eep, n, t_to)
+    eep = field_eep(r_eep, n, t_to, branches)
     teff, logg = iso.locus(eep, feh, t_to)
     teff = teff + r_scat.normal(0.0, FIELD_SCATTER[0], n)
     logg = logg + r_scat.normal(0.0, FIELD_SCATTER[1], n)

@@ -168,6 +168,18 @@ def galah_dr3(truth: Any, seed: int) -> Table:
     return out
 
 
+def galah_m67(truth: Any, seed: int) -> Table:
+    """GALAH DR3-like (:func:`galah_dr3`) for the M67 members GALAH observed: a random
+    :data:`phdl.paper.M67_GALAH_COMMON` / :data:`phdl.paper.M67_MEMBERS` of ``truth``'s rows
+    (the paper's 77 of 179, §4.3), at least one."""
+    from phdl.paper import M67_GALAH_COMMON, M67_MEMBERS
+
+    n = len(truth)
+    rng = streams(seed, _REF_CODES["galah"], 2)[1]
+    k = min(n, max(1, int(round(n * M67_GALAH_COMMON / M67_MEMBERS))))
+    return galah_dr3(truth[np.sort(rng.choice(n, size=k, replace=False))], seed)
+
+
 #: The Hypatia catalogue's default solar normalization, used by :func:`hypatia_catalog`.
 HYPATIA_SOLAR_SCALE: str = "Lodders, Palme & Gail (2009), present-day photosphere"
 #: Solar log ε (log N_X/N_H + 12) on that scale, to 0.01 dex as recalled from the source

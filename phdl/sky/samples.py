@@ -6,8 +6,9 @@
 | "common"   | :func:`phdl.sky.population.survey_common` | stars    | dd_payne, apogee, galah  |
 | "giants"   | :func:`phdl.sky.population.solar_giants`  | stars    | apogee                   |
 | "binaries" | :func:`phdl.sky.binaries.wide_binaries`   | pairs    | el_badry                 |
-| "m67"      | :func:`phdl.sky.cluster.m67`              | stars    | none                     |
+| "m67"      | :func:`phdl.sky.cluster.m67`              | stars    | galah_m67                |
 | "hypatia"  | :func:`phdl.sky.population.hypatia_stars` | stars    | hypatia (its own sample) |
+| "subgiants"| :func:`phdl.sky.subgiants.subgiants`      | stars    | none (rows: visits)      |
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from phdl.sky import references as ref
 from phdl.sky.binaries import wide_binaries
 from phdl.sky.cluster import m67
 from phdl.sky.population import field_stars, hypatia_stars, solar_giants, survey_common
+from phdl.sky.subgiants import subgiants
 
 __all__ = ["CATALOGS", "SAMPLES", "references_for", "sample"]
 
@@ -33,6 +35,7 @@ SAMPLES: dict[str, Callable[..., Table]] = {
     "binaries": wide_binaries,
     "m67": m67,
     "hypatia": hypatia_stars,
+    "subgiants": subgiants,
 }
 
 #: Sample name -> {catalogue name: f(truth, seed) -> Table}.
@@ -41,8 +44,9 @@ CATALOGS: dict[str, dict[str, Callable[[Any, int], Table]]] = {
     "common": {"dd_payne": ref.dd_payne, "apogee": ref.apogee_dr17, "galah": ref.galah_dr3},
     "giants": {"apogee": ref.apogee_dr17},
     "binaries": {"el_badry": ref.el_badry},
-    "m67": {},
+    "m67": {"galah_m67": ref.galah_m67},
     "hypatia": {"hypatia": ref.hypatia_catalog},
+    "subgiants": {},
 }
 
 

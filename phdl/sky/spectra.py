@@ -73,6 +73,18 @@ def _source_ids(truth) -> np.ndarray:
     return np.full(len(truth), -1, dtype=np.int64)
 
 
+def _catalog_ids(truth) -> dict[str, np.ndarray]:
+    """The Table 4 identifiers besides SOURCEID that the truth carries (RA, DEC, SPECID,
+    UQFLAG), as ``phdl catalog`` reads them from a spectra file."""
+    out = {}
+    for name, dtype in (("RA", np.float64), ("DEC", np.float64), ("UQFLAG", np.int64)):
+        if name in truth.colnames:
+            out[name] = np.asarray(truth[name], dtype=dtype)
+    if "SPECID" in truth.colnames:
+        out["SPECID"] = np.char.encode(np.asarray(truth["SPECID"], dtype=str), "ascii")
+    return out
+
+
 def observe_sky(
     truth,
     physics: Physics,
@@ -86,7 +98,8 @@ def observe_sky(
     """Observed spectra of the stars of ``truth`` (astropy Table with the 34 label columns, the
     S/N column ``snr_col`` and optionally ``source_id``) under ``physics``; returns the path of
     the spectra file (HDF5: ``wavelength`` Å vacuum, ``flux`` normalized, ``ivar``,
-    ``SOURCEID``, ``truth`` (n, 34) physical labels). Cached in ``cache_dir``; the
+    ``SOURCEID``, ``truth`` (n, 34) physical labels, and RA, DEC, SPECID, UQFLAG when the
+    truth has them). Cached in ``cache_dir``; the
     noise-free spectra sit beside it as ``sky-<key>-noiseless.h5`` (a grid file without
     gradients). ``workers``: engine processes (see :func:`phdl.grid.make_grid`).
     """
@@ -114,6 +127,8 @@ def observe_sky(
         h5["flux"] = flux
         h5["ivar"] = ivar
         h5["SOURCEID"] = _source_ids(truth)
+        for name, values in _catalog_ids(truth).items():
+            h5[name] = values
         h5["truth"] = labels
         h5.attrs["physics"] = str(physics.to_dict())
         h5.attrs["physics_hash"] = physics.hash()

@@ -23,7 +23,9 @@ from astropy.table import Table, vstack
 from phdl.labels import LABELS
 from phdl.sky.samples import references_for, sample
 
-__all__ = ["SAMPLE_ORDER", "Sky", "SkyCalibration", "calibrate_sky", "fit_sky", "make_sky"]
+__all__ = [
+    "SAMPLE_ORDER", "Sky", "SkyCalibration", "calibrate_sky", "fit_sky", "fit_stars", "make_sky",
+]  # fmt: skip
 
 #: The samples of the calibration, in the order their stars are stacked.
 SAMPLE_ORDER: tuple[str, ...] = ("common", "binaries", "m67", "giants")
@@ -115,8 +117,36 @@ def fit_sky(
     """Observe every star of ``sky`` (:meth:`Sky.stars`) through ``physics`` and fit it with
     the fast strategy of the model at ``model_path`` (``start_model_path``: its start model);
     returns the fitted labels with ``source_id``, ``sample``, ``<label>_err`` and
-    ``<label>_err_scaled``. Cached in ``cache_dir`` by the spectra and the models (SHA-256 of
-    their files)."""
+    ``<label>_err_scaled`` (errors for the binaries only). Cached in ``cache_dir`` by the
+    spectra and the models (SHA-256 of their files)."""
+    stars = sky.stars()
+    rows = np.asarray(stars["sample"]) == "binaries"
+    return _fit_cached(stars, physics, model_path, cache_dir, start_model_path, seed, progress,
+                       rows, tag="")  # fmt: skip
+
+
+def fit_stars(
+    stars: Table,
+    physics: Any,
+    model_path: str | os.PathLike[str],
+    cache_dir: str | os.PathLike[str],
+    *,
+    start_model_path: str | os.PathLike[str] | None = None,
+    seed: int = 0,
+    progress: bool = True,
+) -> Table:
+    """As :func:`fit_sky` for any truth table ``stars`` of :mod:`phdl.sky` (the 34 labels,
+    ``source_id``, ``snr_g``; e.g. ``sample("m67", n, seed)``), with formal and χ²-scaled
+    errors (Eq. 16, 21) for every star; ``sample`` is copied when ``stars`` has it."""
+    rows = np.ones(len(stars), dtype=bool)
+    return _fit_cached(stars, physics, model_path, cache_dir, start_model_path, seed, progress,
+                       rows, tag="errors:all")  # fmt: skip
+
+
+def _fit_cached(stars, physics, model_path, cache_dir, start_model_path, seed, progress, rows,
+                tag: str) -> Table:  # fmt: skip
+    """Observe, fit (fast strategy) and add errors for ``rows``; cached under a key of the
+    spectra, the models' SHA-256 and ``tag`` (what else distinguishes the result)."""
     import h5py
 
     from phdl.cache import sha256_file
@@ -124,14 +154,15 @@ def fit_sky(
     from phdl.fit import fit_spectra, read_table, write_table
     from phdl.sky.spectra import observe_sky
 
-    stars = sky.stars()
     spectra = observe_sky(stars, physics, cache_dir, seed=seed, progress=progress)
     shas = [sha256_file(Path(p)) for p in (model_path, start_model_path) if p]
-    key = hashlib.sha256("|".join([spectra.name, *shas]).encode()).hexdigest()[:16]
+    parts = [spectra.name, *shas] + ([tag] if tag else [])
+    key = hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
     out = Path(cache_dir) / f"fit-{key}.fits"
     if out.is_file():
         cached = read_table(out)
-        cached["sample"] = np.char.decode(np.asarray(cached["sample"]).astype(bytes), "ascii")
+        if "sample" in cached.colnames:
+            cached["sample"] = np.char.decode(np.asarray(cached["sample"]).astype(bytes), "ascii")
         return cached
     model = load(model_path)
     start_model = load(start_model_path) if start_model_path else None
@@ -139,9 +170,10 @@ def fit_sky(
         wl, flux, ivar = h5["wavelength"][()], h5["flux"][()], h5["ivar"][()]
     fit = fit_spectra(model, wl, flux, ivar, strategy="fast", start_model=start_model,
                       seed=seed, progress=progress)  # fmt: skip
-    fit = _errors_for(fit, model, flux, ivar, wl, np.asarray(stars["sample"]) == "binaries")
+    fit = _errors_for(fit, model, flux, ivar, wl, rows)
     fit.add_column(np.asarray(stars["source_id"]), name="source_id", index=0)
-    fit.add_column(np.asarray(stars["sample"]), name="sample", index=1)
+    if "sample" in stars.colnames:
+        fit.add_column(np.asarray(stars["sample"]), name="sample", index=1)
     write_table(fit, out)
     return fit
 
