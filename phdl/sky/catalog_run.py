@@ -84,8 +84,9 @@ def run_subgiants(
     else:
         truth = sample("subgiants", n_stars, seed, repeat_fraction=repeat_fraction)
         spectra = _spectra(truth, physics, sky_dir, seed)
-    job = make_job(model_path, spectra, catalog_path, strategy="fast", seed=seed, flags=flags,
-                   start_model=start_model_path or None, calibration=calibration_path or None)  # fmt: skip
+    job = make_job(model_path, spectra, catalog_path, strategy="fast", seed=seed,
+                   flags=flags, start_model=start_model_path or None,
+                   calibration=calibration_path or None)  # fmt: skip
     t0 = time.perf_counter()
     run = run_catalog(job, catalog_path, shard_size=shard_size, workers=workers,
                       progress=progress)  # fmt: skip
@@ -106,8 +107,12 @@ def first_visits(table: Table, id_col: str = "SOURCEID") -> Table:
     return table[keep]
 
 
+#: Figure 15's [Fe/H] bins (dex) for the reference's median trend.
+TREND_EDGES: np.ndarray = np.arange(-1.5, 0.61, 0.15)
+
+
 def median_trends(
-    reference: Table, elements, edges=np.arange(-1.5, 0.61, 0.15), min_per_bin: int = 5
+    reference: Table, elements, edges=TREND_EDGES, min_per_bin: int = 5
 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Figure 15's guide lines: per element, the median [X/Fe] of ``reference`` (phdl names,
     e.g. the Hypatia-like catalogue through :func:`phdl.io.surveys.standardize`) in [Fe/H]
