@@ -158,21 +158,27 @@ def shards(n: int, size: int) -> list[Shard]:
 
 
 def header_ids(path: Path) -> dict[str, object]:
-    """RA, DEC (deg) and SPECID (obsdate-planid-spid-fiberid) from a LAMOST header; missing
-    keywords give the empty values of :data:`ID_COLUMNS`."""
+    """RA, DEC (deg) and SPECID (obsdate-planid-spid-fiberid,
+    :func:`phdl.io.lamost_catalog.specid`) from a LAMOST header; missing keywords give the
+    empty values of :data:`ID_COLUMNS`."""
     from astropy.io import fits
+
+    from phdl.io.lamost_catalog import specid
 
     try:
         head = fits.getheader(path, 0)
     except OSError:
         return {"RA": np.nan, "DEC": np.nan, "SPECID": ""}  # the shard reports the bad file
     parts = [head.get(k) for k in ("OBSDATE", "PLANID", "SPID", "FIBERID")]
-    specid = "-".join(str(p).strip() for p in parts) if all(p is not None for p in parts) else ""
+    try:
+        spec = specid(*parts)
+    except ValueError:  # a keyword missing or empty
+        spec = ""
     ra, dec = head.get("RA"), head.get("DEC")
     return {
         "RA": float(ra) if isinstance(ra, int | float) else np.nan,
         "DEC": float(dec) if isinstance(dec, int | float) else np.nan,
-        "SPECID": specid,
+        "SPECID": spec,
     }
 
 

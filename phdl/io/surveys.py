@@ -11,11 +11,11 @@ Surveys (:data:`SURVEYS`):
 - ``"dd_payne"``: LAMOST DD-Payne: ``gaia_source_id``, ``teff``, ``logg``, ``feh``,
   ``<x>_fe`` (lower case); ``qflag_chi2 != "good"`` masks the whole star.
 - ``"apogee"``: APOGEE DR17 allStar: ``GAIAEDR3_SOURCE_ID``, ``TEFF``, ``LOGG``, ``FE_H``,
-  ``<X>_FE`` (upper case) with ``<X>_FE_FLAG != 0`` masking that value and ``ASPCAPFLAG``
-  bit 23 (STAR_BAD) the whole star; ``SNR`` kept as ``snr``.
+  ``<X>_FE`` (upper case) with ``<X>_FE_FLAG != 0`` (and ``FE_H_FLAG``) masking that value
+  and ``ASPCAPFLAG`` bit 23 (STAR_BAD) the whole star; ``SNR`` kept as ``snr``.
 - ``"galah"``: GALAH DR3: ``dr3_source_id``, ``teff``, ``logg``, ``fe_h``, ``<X>_fe``
-  (e.g. ``Mg_fe``) with ``flag_<X>_fe != 0`` masking the value and ``flag_sp != 0`` the star;
-  ``snr_c1_iraf``, ``snr_c3_iraf`` kept.
+  (e.g. ``Mg_fe``) with ``flag_<X>_fe != 0`` (and ``flag_fe_h``) masking the value and
+  ``flag_sp != 0`` the star; ``snr_c1_iraf``, ``snr_c3_iraf`` kept.
 - ``"hypatia"``: Hypatia: ``source_id``, ``Teff``, ``logg``, ``[Fe/H]`` and ``[X/H]`` on the
   catalogue's solar scale; ``solar_offset`` (element -> log ε☉(ours) − log ε☉(catalogue), dex)
   moves every [X/H] and [Fe/H] onto ours, then ``[X/Fe] = [X/H] − [Fe/H]`` is formed.
@@ -107,7 +107,8 @@ def standardize(catalog: Any, survey: str, *, solar_offset: dict | None = None) 
     out = Table({"source_id": np.asarray(table[id_col], dtype=np.int64)})
     offset = dict(solar_offset or {})
     for name, col in params.items():
-        out[name] = np.where(bad, np.nan, _column(table, col, survey))
+        flagged = bad | (_value_flag(table, survey, col) if name == "[Fe/H]" else False)
+        out[name] = np.where(flagged, np.nan, _column(table, col, survey))
     out["[Fe/H]"] -= offset.get("Fe", 0.0)
     for el in ELEMENTS:
         col = pattern.format(x=el.lower(), X=el.upper(), El=el)
