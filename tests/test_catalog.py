@@ -360,6 +360,26 @@ def test_catalogue_has_table4_columns_and_units(catalogue):
         assert np.array_equal(table[name], table[f"{name}_uncali"], equal_nan=True)
 
 
+def test_catalogue_column_spec_dtypes_and_flag_values(catalogue):
+    """Table 4's spec beyond names and units: the type of every column and the flag values (four
+    bits, 0-15; -1 for a star that was not fitted)."""
+    table = catalogue.table
+    floats = ["RA", "DEC", "Teff", "Teff_err", "logg", "logg_err", "[Fe/H]", "[Fe/H]_err"]
+    floats += ["Chisq", *XFE, *(f"{x}_err" for x in XFE), *(f"{x}_uncali" for x in XFE)]
+    for name in floats:
+        assert (table[name].dtype.kind, table[name].dtype.itemsize) == ("f", 8), name
+    assert table["UQFLAG"].dtype.kind == "i" and table["SPECID"].dtype.kind in "SU"
+    assert table["reason"].dtype.kind in "SU"
+    ok = np.asarray(table["reason"]).astype(str) == "ok"
+    assert ok.any() and not ok.all()  # the fixture has a star that cannot be read
+    for name in XFE:
+        flag = np.asarray(table[f"{name}_flag"])
+        assert flag.dtype.kind == "i", name
+        assert np.all((flag[ok] >= 0) & (flag[ok] <= 15)), name
+        assert np.all(flag[~ok] == -1), name
+        assert np.all(np.isnan(np.asarray(table[name])[~ok])), name
+
+
 def test_catalogue_header_records_the_model_and_version(catalogue, data):
     meta = catalogue.table.meta
     assert meta["MODELSHA"] == sha256_file(data.a)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,12 +46,20 @@ def _spectra(truth: Table, physics: Any, sky_dir, seed: int) -> Path:
 
 
 def _real_spectra(lamost_catalog_path, spectra_dir) -> Path:
+    """A manifest of the catalogue's spectra with S/N_g above the paper's cut that are in
+    ``spectra_dir`` (a file the catalogue names but the folder lacks is left out, with a
+    warning)."""
     from phdl.io.lamost_catalog import read_lamost_catalog, write_manifest
+    from phdl.paper import CATALOG_MIN_SNR
 
     if not spectra_dir:
         raise ValueError("real LAMOST data need spectra_dir with lamost_catalog_path")
     out = Path(spectra_dir) / "phdl-manifest.csv"
-    write_manifest(read_lamost_catalog(lamost_catalog_path), out, spectra_dir)
+    stars = read_lamost_catalog(lamost_catalog_path, min_snr=CATALOG_MIN_SNR)
+    kept = write_manifest(stars, out, spectra_dir, missing="skip")
+    if len(kept) < len(stars):
+        warnings.warn(f"{len(stars) - len(kept)} spectra of {lamost_catalog_path} are not in "
+                      f"{spectra_dir}; left out", stacklevel=2)  # fmt: skip
     return out
 
 

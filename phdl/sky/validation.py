@@ -70,11 +70,13 @@ def m67_data(
     labels_path: str | os.PathLike[str] = "",
     members_path: str | os.PathLike[str] = "",
     galah_path: str | os.PathLike[str] = "",
+    cluster: str | None = None,
     progress: bool = True,
 ) -> ValidationData:
     """Chapter 07's members (module docstring). Real data when ``labels_path`` is given (then
-    ``members_path`` and ``galah_path`` are required); otherwise ``n_members`` sky members
-    observed through ``physics`` (a :class:`~phdl.synth.Physics`)."""
+    ``members_path`` and ``galah_path`` are required; ``cluster``: M67's name in a list of many
+    clusters, e.g. "NGC_2682", see :func:`phdl.io.read_members`); otherwise ``n_members`` sky
+    members observed through ``physics`` (a :class:`~phdl.synth.Physics`)."""
     from phdl.io.surveys import standardize
 
     if labels_path:
@@ -83,7 +85,7 @@ def m67_data(
         if not members_path or not galah_path:
             raise ValueError("real M67 data need members_path and galah_path with labels_path")
         ours = read_labels(labels_path)
-        members = read_members(members_path)
+        members = read_members(members_path, cluster=cluster or None)
         keep = np.isin(np.asarray(ours["source_id"]), np.asarray(members["source_id"]))
         if not keep.any():
             raise ValueError(f"no star of {labels_path} is in the membership list {members_path}")
