@@ -19,15 +19,27 @@ The package, in the order the data flows (labels -> engine -> grid -> emulator -
 - ``uncertainty`` covariance and errors (Eq. 16–21), quality flags from χ² scans
 - ``screen``      the same flags at catalogue cost: full scans only where a coarse one needs them
 - ``sky/``        the simulated sky: populations, wide binaries, M67, reference catalogues with
-                  the surveys' columns, observed through perturbed physics; scores vs the truth
+                  the surveys' columns, the subgiants of §5 with repeat visits and Table 4's
+                  identifiers (``sky.subgiants``), observed through perturbed physics; scores vs
+                  the truth; what chapters 07–08 compare (``sky.validation``: M67, the
+                  survey-common stars) and chapter 09's catalogue run (``sky.catalog_run``),
+                  from the sky or from real files
 - ``calibrate/``  §4.1-4.2: atmospheric splines, f(Teff) from wide binaries (emcee), f(logg),
                   zero points; the chain in order; one saveable ``Calibration``; ``apply``
 - ``catalog/``    ``phdl catalog``: fit, errors and flags over shards on dask.distributed; the
                   Table 4 file, optionally calibrated
+- ``validate/``   §4.3–4.4 and §5's checks, as numbers and tables: M67's star-to-star scatter
+                  and ours vs GALAH on its members (``validate.cluster``), ours vs the surveys
+                  and whose error the dispersion is (``validate.surveys``), the high-/low-α
+                  discs by 1-D Gaussian mixtures (``validate.bimodality``), repeat visits vs the
+                  quoted errors (``validate.repeats``)
 - ``recovery``    how well fitted labels recover the truth; the Cramér–Rao bound
 - ``strategies``  fitting strategies side by side: σ, bias, χ² and cost
-- ``io/``         real data: LAMOST spectra, normalized as the grid (Eq. 22–24); survey
-                  catalogues (DD-Payne, APOGEE, GALAH, Hypatia) read into phdl's names
+- ``io/``         real data: LAMOST spectra, normalized as the grid (Eq. 22–24, ``io.lamost``);
+                  the LAMOST LRS catalogue → Table 4's identifiers and a ``phdl catalog``
+                  manifest (``io.lamost_catalog``); survey catalogues (DD-Payne, APOGEE, GALAH,
+                  Hypatia) read into phdl's names (``io.surveys``); open-cluster membership
+                  lists (``io.members``); El-Badry et al. wide binaries (``io.binaries``)
 - ``paper``       the paper's numbers the book quotes; Tables 1–3 (Table 2: the Eq. 27 coefficients)
 - ``plots/``      one function per paper figure
 - ``tables``      astropy tables shown whole in the book
