@@ -137,3 +137,26 @@ def test_m67_real_branch_keeps_only_the_members(tmp_path):
     with pytest.raises(ValueError, match="membership list"):
         m67_data(labels_path=tmp_path / "c.fits", members_path=tmp_path / "none.csv",
                  galah_path=tmp_path / "g.fits")  # fmt: skip
+
+
+def test_stale_shards_are_refitted_not_fatal(tmp_path, monkeypatch):
+    """A retrained model makes the chapter's finished shards stale: the run clears them."""
+    import phdl.catalog as catalog
+    from phdl.sky.catalog_run import _run_fresh
+
+    shards = tmp_path / "c.fits.shards"
+    shards.mkdir()
+    (shards / "old").write_text("x")
+    calls = []
+
+    def fake(job, out, **kw):
+        calls.append(shards.exists() and (shards / "old").exists())
+        if len(calls) == 1:
+            raise catalog.ShardMismatch("made with another model")
+        return "ran"
+
+    monkeypatch.setattr(catalog, "run_catalog", fake)
+    job = type("J", (), {"shard_dir": str(shards)})()
+    with pytest.warns(UserWarning, match="refitting every shard"):
+        assert _run_fresh(job, tmp_path / "c.fits") == "ran"
+    assert calls == [True, False]

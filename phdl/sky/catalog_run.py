@@ -14,6 +14,7 @@ The Hypatia-like stars give Figure 15's median trends (:func:`median_trends`).
 from __future__ import annotations
 
 import os
+import shutil
 import time
 import warnings
 from dataclasses import dataclass
@@ -45,16 +46,17 @@ def _spectra(truth: Table, physics: Any, sky_dir, seed: int) -> Path:
     return observe_sky(truth, physics, sky_dir, seed=seed, workers=min(2, os.cpu_count() or 1))
 
 
-def _real_spectra(lamost_catalog_path, spectra_dir) -> Path:
+def _real_spectra(lamost_catalog_path, spectra_dir, catalog_path) -> Path:
     """A manifest of the catalogue's spectra with S/N_g above the paper's cut that are in
     ``spectra_dir`` (a file the catalogue names but the folder lacks is left out, with a
-    warning)."""
+    warning), written beside the catalogue (``spectra_dir`` may be read-only)."""
     from phdl.io.lamost_catalog import read_lamost_catalog, write_manifest
     from phdl.paper import CATALOG_MIN_SNR
 
     if not spectra_dir:
         raise ValueError("real LAMOST data need spectra_dir with lamost_catalog_path")
-    out = Path(spectra_dir) / "phdl-manifest.csv"
+    out = Path(catalog_path).with_name(Path(catalog_path).stem + "-manifest.csv")
+    out.parent.mkdir(parents=True, exist_ok=True)
     stars = read_lamost_catalog(lamost_catalog_path, min_snr=CATALOG_MIN_SNR)
     kept = write_manifest(stars, out, spectra_dir, missing="skip")
     if len(kept) < len(stars):
@@ -84,12 +86,12 @@ def run_subgiants(
     """Make the catalogue at ``catalog_path`` (module docstring) and read it back. The sky's
     ``n_stars`` subgiants (plus their repeat visits) unless ``lamost_catalog_path`` is given.
     RuntimeError naming the shards that failed."""
-    from phdl.catalog import make_job, run_catalog
+    from phdl.catalog import make_job
     from phdl.sky.samples import sample
 
     truth = None
     if lamost_catalog_path:
-        spectra = _real_spectra(lamost_catalog_path, spectra_dir)
+        spectra = _real_spectra(lamost_catalog_path, spectra_dir, catalog_path)
     else:
         truth = sample("subgiants", n_stars, seed, repeat_fraction=repeat_fraction)
         spectra = _spectra(truth, physics, sky_dir, seed)
@@ -97,13 +99,27 @@ def run_subgiants(
                    flags=flags, start_model=start_model_path or None,
                    calibration=calibration_path or None)  # fmt: skip
     t0 = time.perf_counter()
-    run = run_catalog(job, catalog_path, shard_size=shard_size, workers=workers,
-                      progress=progress)  # fmt: skip
+    run = _run_fresh(job, catalog_path, shard_size=shard_size, workers=workers,
+                     progress=progress)  # fmt: skip
     seconds = time.perf_counter() - t0
     if run.failed:
         raise RuntimeError(f"phdl catalog: shards {sorted(run.failed)} failed: {run.failed}")
     catalog = Table.read(run.path)
     return SubgiantCatalog(catalog, Path(run.path), truth, run, seconds)
+
+
+def _run_fresh(job, catalog_path, **kw):
+    """:func:`phdl.catalog.run_catalog`, refitting from scratch (with a warning) when the
+    finished shards were made by another model, options or spectra: the chapter owns its
+    catalogue, and a retrained model must not stop the book."""
+    from phdl.catalog import ShardMismatch, run_catalog
+
+    try:
+        return run_catalog(job, catalog_path, **kw)
+    except ShardMismatch as exc:
+        warnings.warn(f"{exc}; refitting every shard", stacklevel=3)
+        shutil.rmtree(job.shard_dir)
+        return run_catalog(job, catalog_path, **kw)
 
 
 def first_visits(table: Table, id_col: str = "SOURCEID") -> Table:
