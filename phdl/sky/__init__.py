@@ -16,6 +16,10 @@ systematic errors that depend on Teff and logg, which the calibration must find.
 - ``physics``     the sky's physics presets: "perturbed" (default), "sky-equals-model"
 - ``spectra``     observed spectra: engine + noise, cached by hash; LAMOST FITS files
 - ``score``       fitted or calibrated labels against the truth
+- ``subgiants``   the subgiant catalogue's sample (§5): S/N > 50, repeat visits, Table 4 ids
+- ``survey``      chapter 6's sky: the calibration samples, fitted and calibrated
+- ``validation``  chapters 7-8: M67 members and common stars, from the sky or real files
+- ``catalog_run`` chapter 9: ``phdl catalog`` on the subgiants, first visits, median trends
 - ``cli``         ``phdl sky``
 """
 
