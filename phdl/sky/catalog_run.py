@@ -104,7 +104,11 @@ def run_subgiants(
     seconds = time.perf_counter() - t0
     if run.failed:
         raise RuntimeError(f"phdl catalog: shards {sorted(run.failed)} failed: {run.failed}")
-    catalog = Table.read(run.path)
+    from astropy.units import UnitsWarning
+
+    with warnings.catch_warnings():  # "dex" is no FITS unit; write_units keeps it as TUNITn
+        warnings.simplefilter("ignore", UnitsWarning)
+        catalog = Table.read(run.path)
     return SubgiantCatalog(catalog, Path(run.path), truth, run, seconds)
 
 
