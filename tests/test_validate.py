@@ -262,3 +262,16 @@ def test_repeat_scatter_bad_input():
         repeat_scatter(cat[["[Mg/Fe]", "[Mg/Fe]_err"]], ["Mg"])
     with pytest.raises(ValueError, match="no repeat visits"):
         repeat_scatter(cat[::2], ["Mg"])
+
+
+def test_sigma_min_keeps_components_from_collapsing_onto_a_few_stars():
+    from phdl.validate.bimodality import alpha_bimodality, gaussian_mixture
+
+    x = np.concatenate([np.linspace(-0.05, 0.25, 15), [0.55, 0.5501, 0.5502]])  # 3 alike stars
+    free = gaussian_mixture(x, 2, seed=0)
+    assert free.sigmas.min() < 0.01  # the free fit puts a spike on them
+    held = gaussian_mixture(x, 2, seed=0, sigma_min=0.03)
+    assert held.sigmas.min() >= 0.03 - 1e-12
+    feh = np.zeros(x.size)
+    table = alpha_bimodality(feh, x, [-0.5, 0.5], min_stars=10, sigma_min=0.03)
+    assert min(table["sigma_low"][0], table["sigma_high"][0]) >= 0.03 - 1e-12

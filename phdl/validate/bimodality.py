@@ -5,7 +5,9 @@ It starts from the data's quantiles (component k's mean at quantile (k + ½)/K) 
 ``n_init`` > 1, also from means drawn among the data with ``numpy.random.default_rng(seed)``,
 and keeps the fit of highest likelihood, so the same input and seed give the same answer.
 Each variance is floored at 10⁻⁶ of the data's variance (and 10⁻¹² in the data's unit²), so a
-component cannot collapse onto a single star.
+component cannot collapse onto a single star; ``sigma_min`` raises the floor to a width the data
+can resolve (e.g. the median measurement error: on a hundred stars, a component narrower than
+that is a few stars that happen to agree, not a population).
 
 :func:`alpha_bimodality` fits one and two components to [X/Fe] in each [Fe/H] bin and reports
 the Ashman D (two components are well separated for D > 2) and ΔBIC = BIC(1) − BIC(2)
@@ -83,6 +85,7 @@ def gaussian_mixture(
     max_iter: int = 500,
     tol: float = 1e-8,
     n_init: int = 4,
+    sigma_min: float = 0.0,
 ) -> Mixture:
     """The maximum-likelihood mixture of ``n_components`` Gaussians to the finite values of
     ``x`` (module docstring). Converged means the relative change of ln L fell below ``tol``
@@ -95,7 +98,7 @@ def gaussian_mixture(
             f"gaussian_mixture: {n_components} component(s) need at least "
             f"{3 * max(n_components, 1)} finite values, got {x.size}"
         )
-    floor = max(1e-6 * np.var(x), 1e-12)
+    floor = max(1e-6 * np.var(x), 1e-12, float(sigma_min) ** 2)
     fits = [_em(x, m, floor, max_iter, tol) for m in _starts(x, n_components, seed, n_init)]
     weights, means, variances, loglike, converged = max(fits, key=lambda f: f[3])
     order = np.argsort(means)
@@ -116,18 +119,22 @@ _COLUMNS = ("feh_lo", "feh_hi", "n", "w_high", "mu_low", "mu_high", "sigma_low",
             "ashman_d", "delta_bic")  # fmt: skip
 
 
-def _bin_row(x: np.ndarray, seed: int) -> tuple[float, ...]:
-    two, one = gaussian_mixture(x, 2, seed=seed), gaussian_mixture(x, 1, seed=seed)
+def _bin_row(x: np.ndarray, seed: int, sigma_min: float) -> tuple[float, ...]:
+    two = gaussian_mixture(x, 2, seed=seed, sigma_min=sigma_min)
+    one = gaussian_mixture(x, 1, seed=seed, sigma_min=sigma_min)
     (m1, m2), (s1, s2) = two.means, two.sigmas
     d = abs(m2 - m1) / np.sqrt((s1**2 + s2**2) / 2)
     return (two.weights[1], m1, m2, s1, s2, d, one.bic - two.bic)
 
 
-def alpha_bimodality(feh, xfe, feh_bins, *, seed: int = 0, min_stars: int = 30) -> Table:
+def alpha_bimodality(
+    feh, xfe, feh_bins, *, seed: int = 0, min_stars: int = 30, sigma_min: float = 0.0
+) -> Table:
     """Per [Fe/H] bin: ``feh_lo``, ``feh_hi``, ``n`` (stars with both finite), ``w_high`` (weight
     of the higher-mean component), ``mu_low``, ``mu_high``, ``sigma_low``, ``sigma_high`` (dex),
     ``ashman_d`` = |μ2 − μ1| / sqrt((σ1² + σ2²)/2), ``delta_bic`` = BIC(1) − BIC(2) (positive
-    favours two components). Bins with fewer than ``min_stars`` stars get NaN (and their n)."""
+    favours two components). Bins with fewer than ``min_stars`` stars get NaN (and their n).
+    ``sigma_min`` (dex): the narrowest component allowed (:func:`gaussian_mixture`)."""
     feh, xfe = np.asarray(feh, dtype=float), np.asarray(xfe, dtype=float)
     if feh.shape != xfe.shape:
         raise ValueError(f"feh and xfe differ in shape: {feh.shape} vs {xfe.shape}")
@@ -137,7 +144,7 @@ def alpha_bimodality(feh, xfe, feh_bins, *, seed: int = 0, min_stars: int = 30) 
     for b in range(edges.size - 1):
         sel = ok & (which == b)
         n = int(sel.sum())
-        fit = _bin_row(xfe[sel], seed) if n >= max(min_stars, 6) else (np.nan,) * 7
+        fit = _bin_row(xfe[sel], seed, sigma_min) if n >= max(min_stars, 6) else (np.nan,) * 7
         rows.append((edges[b], edges[b + 1], n, *fit))
     return Table(rows=rows, names=_COLUMNS)
 
