@@ -48,7 +48,15 @@ MODULES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "labels": (("phdl/labels.py",), ("tests/test_labels.py",)),
     "loss": (("phdl/train/loss.py",), ("tests/test_loss.py", "tests/test_train.py")),
     "gridfile": (("phdl/gridfile.py",), ("tests/test_grid.py",)),
-    "io": (("phdl/io",), ("tests/test_io_lamost.py", "tests/test_normalization.py")),
+    "io": (
+        ("phdl/io",),
+        (
+            "tests/test_io_lamost.py",
+            "tests/test_normalization.py",
+            "tests/test_io_readers.py",
+            "tests/test_surveys.py",
+        ),
+    ),
     "uncertainty": (
         ("phdl/uncertainty.py", "phdl/screen.py"),
         ("tests/test_uncertainty.py", "tests/test_screen.py"),
@@ -87,6 +95,7 @@ MODULES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
             "tests/test_plots_calibration.py",
         ),
     ),  # fmt: skip
+    "validate": (("phdl/validate",), ("tests/test_validate.py",)),
 }
 
 # mutmut's statuses, in the order of the report
