@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from statistics import NormalDist
 
 import numpy as np
@@ -9,6 +10,7 @@ import pytest
 from astropy.table import Table
 
 from phdl import paper
+from phdl.calibrate.smooth import robust_std
 from phdl.sky import field_stars, m67
 from phdl.validate import (
     alpha_bimodality,
@@ -275,3 +277,352 @@ def test_sigma_min_keeps_components_from_collapsing_onto_a_few_stars():
     feh = np.zeros(x.size)
     table = alpha_bimodality(feh, x, [-0.5, 0.5], min_stars=10, sigma_min=0.03)
     assert min(table["sigma_low"][0], table["sigma_high"][0]) >= 0.03 - 1e-12
+
+
+# ------------------------------------------------- exact specifications on small hand-made inputs
+def _catalogue_errors(call, what):
+    """A catalogue that is neither a Table nor a DataFrame is a TypeError naming it."""
+    with pytest.raises(TypeError, match=f"catalogue '{what}' must be an astropy Table"):
+        call()
+
+
+def test_finite_std_is_ddof_1_over_the_finite_values_and_nan_below_two():
+    from phdl.validate.common import finite_std
+
+    assert finite_std([1.0, 2.0, np.nan, 3.0, 4.0, np.inf]) == pytest.approx(np.sqrt(5 / 3))
+    assert finite_std([1.0, 3.0, np.nan]) == pytest.approx(np.sqrt(2.0))  # two values suffice
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # NaN quietly, without a numpy warning
+        assert np.isnan(finite_std([2.0, np.nan]))
+        assert np.isnan(finite_std([]))
+
+
+def test_column_names_the_catalogue_and_the_missing_column():
+    from phdl.validate.common import column
+
+    with pytest.raises(ValueError, match="catalogue 'ours' has no column 'Teff'"):
+        column(Table({"logg": [1.0]}), "Teff", "ours")
+    masked = Table({"x": np.ma.array([1, 2], mask=[False, True])})
+    out = column(masked, "x", "ours")
+    assert out.dtype == np.float64 and out[0] == 1.0 and np.isnan(out[1])
+
+
+def test_clipped_stats_keeps_values_exactly_at_nsigma_and_uses_ddof_1():
+    x = np.array([-3.0, 0, 0, 0, 0, 0, 0, 0, 3.0])  # median 0, std (ddof=1) exactly 1.5
+    mean, sigma, keep = clipped_stats(x, nsigma=2.0)  # |±3| = 2 × 1.5: on the edge, kept
+    assert keep.all() and mean == 0.0 and sigma == pytest.approx(1.5)
+    mean, sigma, keep = clipped_stats(x, nsigma=1.95)  # 1.95 × 1.5 < 3 (ddof=2 would keep them)
+    assert keep.tolist() == [False] + [True] * 7 + [False] and sigma == 0.0
+
+
+def test_clipped_stats_never_keeps_fewer_than_three():
+    x = np.array([1.0, 2.0, 3.0, 4.0, 5.0])
+    assert clipped_stats(x[:3]) == (2.0, 1.0, pytest.approx([True] * 3))  # 3 values: stats
+    mean, sigma, keep = clipped_stats(x, nsigma=0.01)  # would keep only 3.0: stops before
+    assert keep.all() and mean == 3.0 and sigma == pytest.approx(np.sqrt(2.5))
+    mean, sigma, keep = clipped_stats(x, nsigma=0.7)  # keeps 2, 3, 4; then would keep one
+    assert keep.tolist() == [False, True, True, True, False] and sigma == pytest.approx(1.0)
+
+
+def _core_and_outlier():
+    """50 Gaussian-shaped values (σ = 1) and one at 3.5 σ of the whole sample."""
+    return np.append(gaussian_quantiles(50, 1.0), 3.97)
+
+
+def test_default_nsigma_is_3():
+    x = _core_and_outlier()
+    assert clipped_stats(x)[2].sum() == 50 and clipped_stats(x, 4.0)[2].sum() == 51
+    members = Table({"source_id": np.arange(51), "logg": np.linspace(2.5, 4.5, 51)})
+    members["[Mg/Fe]"] = 0.01 * x
+    assert member_stats(members, ["Mg"])["n_outliers"][0] == 1
+    assert member_stats(members, ["Mg"], nsigma=4.0)["n_outliers"][0] == 0
+    ref = Table({"source_id": np.arange(51), "[Mg/Fe]": 0.02 * x})
+    sigma_3 = scatter_comparison(members, ref, ["Mg"])
+    sigma_4 = scatter_comparison(members, ref, ["Mg"], nsigma=4.0)
+    assert sigma_3["sigma_ours"][0] == pytest.approx(np.std(0.01 * x[:50], ddof=1))
+    assert sigma_3["sigma_reference"][0] == pytest.approx(np.std(0.02 * x[:50], ddof=1))
+    assert sigma_4["sigma_ours"][0] == pytest.approx(np.std(0.01 * x, ddof=1))
+    assert sigma_4["sigma_reference"][0] == pytest.approx(np.std(0.02 * x, ddof=1))
+
+
+def test_logg_slope_exact_least_squares_and_its_standard_error():
+    from phdl.validate import logg_slope
+
+    g = [0.0, 0.0, 1.0, 1.0, np.nan, 5.0]
+    y = [0.0, 1.0, 2.0, 3.0, 7.0, np.nan]  # the last two rows lack one of the two
+    # slope 2, residuals ±0.5: se = sqrt(1 / (4 − 2) / Σ(g − ḡ)²) with Σ(g − ḡ)² = 1
+    assert logg_slope(g, y) == (pytest.approx(2.0), pytest.approx(np.sqrt(0.5)))
+    g3, y3 = [1.0, 2.0, 3.0], [1.0, 2.0, 4.0]  # three stars are enough
+    assert logg_slope(g3, y3) == (pytest.approx(1.5), pytest.approx(np.sqrt(1 / 12)))
+    assert logg_slope(np.array(g3) + 10, np.array(y3) + 5)[1] == pytest.approx(np.sqrt(1 / 12))
+    for bad in (logg_slope([1.0, 2.0], [1.0, 2.0]), logg_slope([2.0] * 3, [1.0, 2.0, 3.0])):
+        assert np.isnan(bad[0]) and np.isnan(bad[1])
+
+
+def test_member_stats_columns_and_truth_over_the_kept_members_only():
+    mg = np.array([0, 0.01, -0.01, 0.02, -0.02, 0.0, 0.01, -0.01, 0.0, 1.0])  # last one clipped
+    members = Table({"source_id": np.arange(10), "logg": np.linspace(3.0, 4.0, 10), "[Mg/Fe]": mg})
+    truth = Table({"source_id": np.arange(10)[::-1], "[Mg/Fe]": np.r_[1.0, np.zeros(9)]})
+    row = member_stats(members, ["Mg"], truth=truth)
+    assert row.colnames == ["element", "n", "n_kept", "n_outliers", "mean", "sigma", "logg_slope",
+                            "logg_slope_err", "band_lo", "band_hi", "sigma_true", "sigma_error",
+                            "sigma_measurement"]  # fmt: skip
+    assert row["n_outliers"][0] == 1 and row["mean"][0] == 0.0
+    assert row["sigma_true"][0] == 0.0  # the clipped star's truth (1.0) is left out
+    assert row["sigma_error"][0] == pytest.approx(np.std(mg[:9], ddof=1))
+    assert row["sigma_measurement"][0] == pytest.approx(np.std(mg[:9], ddof=1))
+
+
+def test_member_stats_errors_name_the_catalogue():
+    members, truth = _members(n=20)
+    _catalogue_errors(lambda: member_stats([1, 2], ["Mg"]), "members")
+    _catalogue_errors(lambda: member_stats(members, ["Mg"], truth=[1, 2]), "truth")
+    with pytest.raises(ValueError, match="member_stats needs at least one element"):
+        member_stats(members, [])
+    with pytest.raises(ValueError, match="catalogue 'members' is empty: no M67 member"):
+        member_stats(members[:0], ["Mg"])
+    with pytest.raises(ValueError, match="catalogue 'members' has no column 'logg'"):
+        member_stats(members[["source_id", "[Mg/Fe]"]], ["Mg"])
+    with pytest.raises(ValueError, match="catalogue 'members' has no column 'source_id'"):
+        member_stats(members[["logg", "[Mg/Fe]"]], ["Mg"], truth=truth)
+    with pytest.raises(ValueError, match=r"catalogue 'truth' has no column '\[N/Fe\]'"):
+        member_stats(members, ["N"], truth=truth[["source_id", "[Mg/Fe]"]])
+    truth["source_id"] += 10_000
+    with pytest.raises(ValueError, match="catalogues 'members' and 'truth'"):
+        member_stats(members, ["Mg"], truth=truth)
+
+
+def test_scatter_comparison_columns_and_errors():
+    ours = Table({"source_id": np.arange(5), "[Mg/Fe]": [0.0, 0.1, 0.2, 0.3, np.nan]})
+    ref = Table({"source_id": np.arange(5), "[Mg/Fe]": [0.0, 0.2, 0.4, 0.6, 0.8]})
+    out = scatter_comparison(ours, ref, ["Mg"])
+    assert out.colnames == ["element", "n_common", "sigma_ours", "sigma_reference"]
+    assert out["element"][0] == "Mg" and out["n_common"][0] == 4
+    assert out["sigma_reference"][0] == pytest.approx(2 * out["sigma_ours"][0])
+    _catalogue_errors(lambda: scatter_comparison([1], ref, ["Mg"]), "ours")
+    _catalogue_errors(lambda: scatter_comparison(ours, [1], ["Mg"]), "reference")
+    with pytest.raises(ValueError, match=r"catalogue 'ours' has no column '\[Si/Fe\]'"):
+        scatter_comparison(ours, ref, ["Si"])
+    ours["[Si/Fe]"] = 0.0
+    with pytest.raises(ValueError, match=r"catalogue 'reference' has no column '\[Si/Fe\]'"):
+        scatter_comparison(ours, ref, ["Si"])
+
+
+# ------------------------------------------------------------------------- surveys, exactly
+def test_compare_exact_on_a_small_match_with_the_split_half_open():
+    ours = Table({"source_id": [1, 2, 3, 4, 5], "Teff": [5000.0, 6000.0, 6500.0, 5500.0, 5800.0]})
+    ours["[Fe/H]"] = [0.0, 0.1, 0.2, np.nan, 0.4]
+    ref = Table({"source_id": [5, 4, 3, 2, 1, 9], "Teff": [5700.0, 5400, 6300, 5950, 5010, 0]})
+    ref["[Fe/H]"] = [0.1, 0.0, 0.0, 0.0, 0.0, 0.0]
+    out = compare(ours, ref, ["[Fe/H]", "Teff"], teff_split=6000.0)
+    assert out.colnames == [
+        "label",
+        "n",
+        "median_delta",
+        "sigma",
+        "robust_sigma",
+        "n_cool",
+        "n_hot",
+        "median_cool",
+        "median_hot",
+        "sigma_cool",
+        "sigma_hot",
+    ]
+    feh, teff = out[0], out[1]
+    assert feh["label"] == "[Fe/H]" and feh["n"] == 4  # star 4 has no [Fe/H]
+    assert feh["median_delta"] == pytest.approx(0.15)  # Δ = 0, 0.1, 0.2, 0.3
+    assert feh["sigma"] == pytest.approx(np.std([0, 0.1, 0.2, 0.3], ddof=1))
+    # Teff = 6000 K is hot (lo ≤ Teff): cool are stars 1, 4, 5, hot stars 2 and 3
+    assert (teff["n_cool"], teff["n_hot"]) == (3, 2)
+    assert teff["median_cool"] == pytest.approx(100.0)  # Δ = −10, 100, 100
+    assert teff["median_hot"] == pytest.approx(125.0)  # Δ = 50, 200
+    assert teff["sigma_hot"] == pytest.approx(np.std([50.0, 200.0], ddof=1))
+    assert feh["n_cool"] == 3 and feh["n_hot"] == 2  # NaN Δ counted by Teff, not in medians
+    assert feh["median_cool"] == pytest.approx(0.15)  # Δ = 0, NaN, 0.3
+
+
+def test_compare_empty_side_of_the_split_is_nan_quietly():
+    ours = Table({"source_id": [1, 2, 3], "Teff": [5000.0, 5100.0, 5200.0]})
+    ref = Table({"source_id": [1, 2, 3], "Teff": [4900.0, 5000.0, 5150.0]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        row = compare(ours, ref, ["Teff"], teff_split=6000.0)[0]
+    assert row["n_hot"] == 0 and np.isnan(row["median_hot"]) and np.isnan(row["sigma_hot"])
+    assert row["median_cool"] == 100.0
+
+
+def test_compare_without_split_needs_no_teff_and_no_labels_give_no_rows():
+    ours = Table({"source_id": [1, 2, 3], "logg": [4.0, 4.1, 4.2]})
+    ref = Table({"source_id": [1, 2, 3], "logg": [4.0, 4.0, 4.0]})
+    out = compare(ours, ref, ["logg"])
+    assert out.colnames == ["label", "n", "median_delta", "sigma", "robust_sigma"]
+    assert out["median_delta"][0] == pytest.approx(0.1)
+    assert len(compare(ours, ref, [])) == 0
+    _catalogue_errors(lambda: compare([1], ref, ["logg"]), "ours")
+    _catalogue_errors(lambda: compare(ours, [1], ["logg"]), "reference")
+    with pytest.raises(ValueError, match="catalogue 'ours' has no column 'Teff'"):
+        compare(ours, ref, ["logg"], teff_split=6000)
+
+
+def test_dispersion_budget_exact_quadrature_share_and_finite_rows():
+    truth = Table({"source_id": np.arange(6), "[Fe/H]": np.zeros(6)})
+    ours = Table({"source_id": np.arange(6), "[Fe/H]": [0.0, 0.0, 0.0, 0.0, 0.0, np.nan]})
+    ref = Table({"source_id": np.arange(6), "[Fe/H]": [0.1, -0.1, 0.2, -0.2, 0.0, 5.0]})
+    truth["[Fe/H]"][4] = np.nan  # star 4 lacks the truth, star 5 lacks ours: both left out
+    row = dispersion_budget(ours, ref, truth, ["[Fe/H]"])[0]
+    assert row["n"] == 4 and row["sigma_ours"] == 0.0
+    s_ref = robust_std(np.array([0.1, -0.1, 0.2, -0.2]))
+    assert row["sigma_reference"] == pytest.approx(s_ref) and row["share_ours"] == 0.0
+    assert row["sigma_quadrature"] == pytest.approx(s_ref)
+    assert row["sigma_delta"] == pytest.approx(s_ref)
+    same = dispersion_budget(truth, truth, truth, ["[Fe/H]"])[0]  # nobody errs: no share
+    assert same["sigma_quadrature"] == 0.0 and np.isnan(same["share_ours"])
+    _catalogue_errors(lambda: dispersion_budget([1], ref, truth, ["[Fe/H]"]), "ours")
+    _catalogue_errors(lambda: dispersion_budget(ours, [1], truth, ["[Fe/H]"]), "reference")
+    _catalogue_errors(lambda: dispersion_budget(ours, ref, [1], ["[Fe/H]"]), "truth")
+    truth["source_id"] += 100
+    with pytest.raises(ValueError, match="catalogues 'ours' and 'truth'"):
+        dispersion_budget(ours, ref, truth, ["[Fe/H]"])
+
+
+# ---------------------------------------------------------------------- bimodality, exactly
+def _three_clumps():
+    rng = np.random.default_rng(5)
+    return np.concatenate([rng.normal(m, 0.05, 40) for m in (0.0, 0.3, 0.6)])
+
+
+def test_one_component_is_the_sample_mean_and_variance_with_exact_loglike_and_bic():
+    x = _three_clumps()
+    n = x.size
+    one = gaussian_mixture(x, 1)
+    assert one.means[0] == pytest.approx(x.mean()) and one.sigmas[0] == pytest.approx(x.std())
+    assert one.loglike == pytest.approx(-n / 2 * (np.log(2 * np.pi * x.var()) + 1))
+    assert one.bic == pytest.approx(2 * np.log(n) - 2 * one.loglike)  # (3K − 1) ln n − 2 ln L
+    two = gaussian_mixture(x, 2)
+    assert two.bic == pytest.approx(5 * np.log(n) - 2 * two.loglike)
+    assert gaussian_mixture(x, 1, tol=0.0).converged  # EM reaches the fixed point exactly
+
+
+def test_mixture_keeps_the_best_start_and_is_reproducible_per_seed():
+    x = _three_clumps()
+    best = gaussian_mixture(x, seed=0)
+    quantiles_only = gaussian_mixture(x, seed=0, n_init=1)
+    assert best.loglike > quantiles_only.loglike  # a random start beats the quantile start
+    again = gaussian_mixture(x, seed=0, n_init=4, max_iter=500)  # the defaults
+    assert again.loglike == best.loglike and np.array_equal(again.means, best.means)
+    assert not gaussian_mixture(x, max_iter=1).converged
+
+
+def test_variance_floors():
+    x = np.concatenate([np.linspace(-0.05, 0.25, 15), [0.55, 0.55, 0.55]])
+    assert gaussian_mixture(x, 2).sigmas.min() == pytest.approx(np.sqrt(1e-6 * np.var(x)))
+    assert gaussian_mixture(x, 2, sigma_min=0.03).sigmas.min() == pytest.approx(0.03)
+    same = gaussian_mixture(np.full(6, 0.2), 2)  # no spread at all: 1e-12 dex², finite ln L
+    np.testing.assert_allclose(same.sigmas, 1e-6)
+    assert np.isfinite(same.loglike)
+
+
+def test_mixture_needs_three_values_per_component():
+    assert gaussian_mixture(np.arange(6.0), 2).means.size == 2
+    with pytest.raises(ValueError, match=r"^gaussian_mixture: 2 component\(s\) need at least "
+                                         r"6 finite values, got 5$"):  # fmt: skip
+        gaussian_mixture([0.0, 1, 2, 3, 4, np.nan], 2)
+    with pytest.raises(ValueError, match="1 component.* at least 3 finite values, got 2"):
+        gaussian_mixture([0.0, 1.0], 1)
+    with pytest.raises(ValueError, match="0 component.* at least 3 finite values"):
+        gaussian_mixture(np.arange(10.0), 0)
+
+
+def test_logsumexp_is_per_row():
+    from phdl.validate.bimodality import _logsumexp
+
+    out = _logsumexp(np.array([[0.0, 0.0], [-2000.0, -2000.0]]))
+    np.testing.assert_allclose(out, [np.log(2), -2000 + np.log(2)])
+
+
+def test_alpha_bimodality_row_is_the_two_fits_with_the_given_seed_and_sigma_min():
+    x = _three_clumps()
+    feh = np.full(x.size, 0.25)
+    row = alpha_bimodality(feh, x, [0.0, 0.5], seed=2, sigma_min=0.2)[0]
+    two = gaussian_mixture(x, 2, seed=2, sigma_min=0.2)
+    one = gaussian_mixture(x, 1, seed=2, sigma_min=0.2)
+    assert row["delta_bic"] == one.bic - two.bic
+    assert (row["mu_low"], row["mu_high"]) == tuple(two.means)
+    assert (row["sigma_low"], row["sigma_high"]) == tuple(two.sigmas)
+    assert row["w_high"] == two.weights[1]
+    d = abs(two.means[1] - two.means[0]) / np.sqrt((two.sigmas[0] ** 2 + two.sigmas[1] ** 2) / 2)
+    assert row["ashman_d"] == pytest.approx(d)
+    default = alpha_bimodality(feh, x, [0.0, 0.5])[0]
+    assert default["mu_low"] == gaussian_mixture(x, 2, seed=0).means[0]
+
+
+def test_alpha_bimodality_bins_counts_and_min_stars():
+    x = np.tile(np.linspace(0.0, 0.3, 6), 10)  # 60 values
+    feh = np.repeat([-0.5, 0.0, 0.5, 1.0, np.nan], [30, 10, 10, 5, 5])  # 1.0: outside [0.5, 1)
+    xfe = x.copy()
+    xfe[35] = np.nan  # not counted in bin [0, 0.5)
+    out = alpha_bimodality(feh, xfe, [-1.0, 0.0, 0.5, 1.0])
+    assert list(out["feh_lo"]) == [-1.0, 0.0, 0.5] and list(out["feh_hi"]) == [0.0, 0.5, 1.0]
+    assert list(out["n"]) == [30, 9, 10]  # 30 stars exactly: enough by default (min_stars=30)
+    assert np.isfinite(out["w_high"][0]) and np.isnan(out["w_high"][1:]).all()
+    six = alpha_bimodality(np.zeros(6), np.linspace(0, 1, 6), [-1.0, 1.0], min_stars=6)
+    assert six["n"][0] == 6 and np.isfinite(six["delta_bic"][0])
+    empty = alpha_bimodality([5.0], [0.1], [-1.0, 0.0, 1.0])
+    assert empty.colnames[-1] == "delta_bic" and np.all(np.isnan(empty["delta_bic"]))
+    with pytest.raises(ValueError, match="feh and xfe differ in shape"):
+        alpha_bimodality([0.0, 1.0], [0.0], [-1.0, 1.0])
+
+
+@pytest.mark.parametrize("edges", [[0.0], [[0.0, 1.0], [2.0, 3.0]], [1.0, 0.0], [0.0, 0.0, 1.0]])
+def test_bins_must_be_increasing_one_dimensional_edges(edges):
+    with pytest.raises(ValueError, match=r"^feh_bins must be .* increasing \[Fe/H\] edges"):
+        true_fractions([0.5], ["halo"], edges)
+
+
+def test_true_fractions_last_bin_and_shape_check():
+    out = true_fractions([0.1, 0.7, 0.8, 0.99], ["halo", "high-alpha", "x", "high-alpha"],
+                         [0.0, 0.5, 1.0])  # fmt: skip
+    np.testing.assert_allclose(out, [0.0, 2 / 3])
+    with pytest.raises(ValueError, match="feh and population differ in shape"):
+        true_fractions([0.1, 0.2], ["halo"], [0.0, 1.0])
+
+
+# ------------------------------------------------------------------------- repeats, exactly
+def test_visit_pairs_masked_and_string_ids_and_integer_rows():
+    ids = np.ma.array([5, 5, 7, 7, 7], mask=[False, False, False, True, True])
+    i, j = visit_pairs(ids)
+    assert (i.tolist(), j.tolist()) == ([0], [1])  # masked ids never pair, not even together
+    i, j = visit_pairs(np.array(["a", "b", "a"]))
+    assert (i.tolist(), j.tolist()) == ([0], [2])
+    i, j = visit_pairs([1, 2, 3])
+    assert i.size == j.size == 0 and i.dtype.kind == j.dtype.kind == "i"
+
+
+def _small_visits():
+    cat = Table({"SOURCEID": [1, 1, 2, 2, 3, 3, 4, 4, 5, 5, -1, -1]})
+    cat["[Mg/Fe]"] = [0.3, 0.0, 0.1, 0.5, 1.0, np.nan, 0.2, 0.2, 0.0, 0.4, 0.0, 1.0]
+    cat["[Mg/Fe]_err"] = [0.3, 0.4, 0.0, 0.0, 0.1, 0.1, 0.05, 0.05, 0.6, 0.8, 9.0, 9.0]
+    return cat
+
+
+def test_repeat_z_values_exact():
+    # pair 1: Δ 0.3 / hypot(0.3, 0.4) = 0.6; pair 2: zero errors and pair 3: NaN, unusable;
+    # pair 4: Δ 0; pair 5: Δ −0.4 / hypot(0.6, 0.8) = −0.4; the −1 rows never pair
+    z = normalized_differences(_small_visits(), "Mg")
+    np.testing.assert_allclose(z, [0.6, 0.0, -0.4], atol=1e-12)
+    row = repeat_scatter(_small_visits(), ["Mg"])[0]
+    assert row["n_pairs"] == 3
+    assert row["median_err"] == pytest.approx(0.35)  # errors of rows 0, 1, 6, 7, 8, 9
+    assert row["z_std"] == pytest.approx(np.std([0.6, 0.0, -0.4], ddof=1))
+    assert row["z_sigma"] == pytest.approx(robust_std(np.array([0.6, 0.0, -0.4])))
+    assert row["sigma_visit"] == pytest.approx(robust_std(np.array([0.3, 0.0, -0.4]) / np.sqrt(2)))
+
+
+def test_repeat_errors_name_the_catalogue():
+    cat = _small_visits()
+    for call in (lambda c: repeat_scatter(c, ["Mg"]), lambda c: normalized_differences(c, "Mg")):
+        _catalogue_errors(lambda call=call: call([1, 2]), "catalog")
+        with pytest.raises(ValueError, match="catalogue 'catalog' has no column 'SOURCEID'"):
+            call(cat[["[Mg/Fe]", "[Mg/Fe]_err"]])
+        with pytest.raises(ValueError, match=r"catalogue 'catalog' has no column '\[Mg/Fe\]_err'"):
+            call(cat[["SOURCEID", "[Mg/Fe]"]])
