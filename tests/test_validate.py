@@ -377,9 +377,11 @@ def test_member_stats_errors_name_the_catalogue():
     members, truth = _members(n=20)
     _catalogue_errors(lambda: member_stats([1, 2], ["Mg"]), "members")
     _catalogue_errors(lambda: member_stats(members, ["Mg"], truth=[1, 2]), "truth")
-    with pytest.raises(ValueError, match="member_stats needs at least one element"):
+    with pytest.raises(ValueError, match="^member_stats needs at least one element$"):
         member_stats(members, [])
-    with pytest.raises(ValueError, match="catalogue 'members' is empty: no M67 member"):
+    with pytest.raises(
+        ValueError, match="^catalogue 'members' is empty: no M67 member to measure$"
+    ):
         member_stats(members[:0], ["Mg"])
     with pytest.raises(ValueError, match="catalogue 'members' has no column 'logg'"):
         member_stats(members[["source_id", "[Mg/Fe]"]], ["Mg"])
@@ -511,6 +513,18 @@ def test_mixture_keeps_the_best_start_and_is_reproducible_per_seed():
     again = gaussian_mixture(x, seed=0, n_init=4, max_iter=500)  # the defaults
     assert again.loglike == best.loglike and np.array_equal(again.means, best.means)
     assert not gaussian_mixture(x, max_iter=1).converged
+    default = gaussian_mixture(x)  # seed=0, n_init=4
+    assert default.loglike == best.loglike and np.array_equal(default.means, best.means)
+    # n_init=1: the quantile start alone, whatever the seed; n_init=2 adds one random start
+    assert {gaussian_mixture(x, seed=s, n_init=1).loglike for s in range(4)} == {
+        quantiles_only.loglike
+    }
+    assert gaussian_mixture(x, seed=2, n_init=2).loglike > quantiles_only.loglike
+
+
+def test_mixture_tolerance_is_relative_to_the_loglike():
+    x = _three_clumps()  # ln L ≈ 33: tol = 1e-4 stops at a change of ≈ 3e-3 in ln L
+    assert gaussian_mixture(x, n_init=1, tol=1e-4, max_iter=16).converged
 
 
 def test_variance_floors():
@@ -533,6 +547,24 @@ def test_mixture_needs_three_values_per_component():
         gaussian_mixture(np.arange(10.0), 0)
 
 
+def _staircase_of_outliers():
+    """100 Gaussian-shaped values (σ = 1) and 11 outliers that clipping removes one a round."""
+    x = gaussian_quantiles(100, 1.0)
+    for _ in range(11):
+        o = 3.0
+        for _ in range(200):  # o = 3.05 σ above the median, σ and median including o
+            o = 3.05 * np.std(np.append(x, o), ddof=1) + np.median(np.append(x, o))
+        x = np.append(x, o)
+    return x
+
+
+def test_clipped_stats_stops_after_max_iter_rounds():
+    x = _staircase_of_outliers()
+    assert clipped_stats(x)[2].sum() == 101  # 10 rounds by default: the last outlier stays
+    assert clipped_stats(x, max_iter=9)[2].sum() == 102
+    assert clipped_stats(x, max_iter=11)[2].sum() == 100
+
+
 def test_logsumexp_is_per_row():
     from phdl.validate.bimodality import _logsumexp
 
@@ -543,9 +575,10 @@ def test_logsumexp_is_per_row():
 def test_alpha_bimodality_row_is_the_two_fits_with_the_given_seed_and_sigma_min():
     x = _three_clumps()
     feh = np.full(x.size, 0.25)
-    row = alpha_bimodality(feh, x, [0.0, 0.5], seed=2, sigma_min=0.2)[0]
-    two = gaussian_mixture(x, 2, seed=2, sigma_min=0.2)
-    one = gaussian_mixture(x, 1, seed=2, sigma_min=0.2)
+    row = alpha_bimodality(feh, x, [0.0, 0.5], seed=2, sigma_min=0.3)[0]
+    two = gaussian_mixture(x, 2, seed=2, sigma_min=0.3)
+    one = gaussian_mixture(x, 1, seed=2, sigma_min=0.3)  # the floor binds here too
+    assert one.sigmas[0] == pytest.approx(0.3)
     assert row["delta_bic"] == one.bic - two.bic
     assert (row["mu_low"], row["mu_high"]) == tuple(two.means)
     assert (row["sigma_low"], row["sigma_high"]) == tuple(two.sigmas)
