@@ -520,6 +520,8 @@ def test_mixture_keeps_the_best_start_and_is_reproducible_per_seed():
         quantiles_only.loglike
     }
     assert gaussian_mixture(x, seed=2, n_init=2).loglike > quantiles_only.loglike
+    four, five = (gaussian_mixture(x, seed=1, n_init=n).loglike for n in (4, 5))
+    assert gaussian_mixture(x, seed=1).loglike == four < five  # n_init=4 by default
 
 
 def test_mixture_tolerance_is_relative_to_the_loglike():
