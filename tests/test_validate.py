@@ -661,3 +661,14 @@ def test_repeat_errors_name_the_catalogue():
             call(cat[["[Mg/Fe]", "[Mg/Fe]_err"]])
         with pytest.raises(ValueError, match=r"catalogue 'catalog' has no column '\[Mg/Fe\]_err'"):
             call(cat[["SOURCEID", "[Mg/Fe]"]])
+
+
+def test_no_usable_star_or_pair_gives_nan_quietly():
+    from phdl.validate import logg_slope
+
+    cat = Table({"SOURCEID": [1, 1], "[Mg/Fe]": [0.1, np.nan], "[Mg/Fe]_err": [0.1, 0.1]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert all(np.isnan(logg_slope([np.nan, 4.0], [1.0, np.nan])))
+        row = repeat_scatter(cat, ["Mg"])[0]
+    assert row["n_pairs"] == 0 and np.isnan(row["median_err"]) and np.isnan(row["z_std"])
