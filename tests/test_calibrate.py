@@ -640,3 +640,127 @@ def test_a_sample_without_giants_leaves_giants_uncorrected_and_says_so():
         splines = fit_atm_splines(ours, ref, min_per_knot=10)
     corr = splines(np.array([5800.0, 4500.0]), np.array([4.4, 2.0]))["Teff"]
     assert corr[0] == pytest.approx(40.0) and corr[1] == 0.0
+
+
+# ------------------------------------------- the Teff fit's defaults, summary and input checks
+@pytest.fixture(scope="module")
+def small_pairs() -> tuple[np.ndarray, ...]:
+    return binaries(3 * mg_row(), 60, 0.05, seed=5)
+
+
+def test_teff_trend_defaults_and_summary_of_the_kept_chain(small_pairs):
+    """Defaults: 32 walkers, 3000 steps, 500 burnt, seed 0; the summary is of the kept steps:
+    medians, 16/84 % percentiles, covariance, and τ of emcee's integrated_time (tol=0)."""
+    import emcee
+
+    trend = fit_teff_trend(*small_pairs)
+    assert (trend.nwalkers, trend.nsteps, trend.burn, trend.seed, trend.n_pairs) == (
+        32, 3000, 500, 0, 60)  # fmt: skip
+    flat = trend.samples
+    assert flat.shape == (2500 * 32, 3)
+    assert np.array_equal(trend.coefficients, np.percentile(flat, 50, axis=0))
+    assert np.array_equal(trend.p16, np.percentile(flat, 16, axis=0))
+    assert np.array_equal(trend.p84, np.percentile(flat, 84, axis=0))
+    assert np.allclose(trend.cov, np.cov(flat.T), rtol=1e-12, atol=0)
+    tau = emcee.autocorr.integrated_time(flat.reshape(2500, 32, 3), tol=0)
+    assert np.allclose(trend.tau, tau, rtol=1e-12)
+    assert trend.converged is True and 2500 > 50 * np.max(trend.tau)
+    assert isinstance(trend.acceptance, float) and 0.2 < trend.acceptance < 0.9
+    # the default seed is 0: the same chain as asked for explicitly
+    again = fit_teff_trend(*small_pairs, seed=0, nsteps=300, burn=100)
+    assert np.array_equal(again.samples, fit_teff_trend(*small_pairs, nsteps=300, burn=100).samples)
+    assert again.seed == 0 and again.n_pairs == 60
+
+
+def test_teff_trend_convergence_counts_only_the_kept_steps(small_pairs):
+    """400 steps with 350 burnt keep 50: below 50 τ although 400 (or 750) steps are not."""
+    trend = fit_teff_trend(*small_pairs, nsteps=400, burn=350)
+    assert 50 < 50 * trend.tau.max() < 400
+    assert trend.converged is False
+    assert trend.samples.shape == (50 * 32, 3)
+
+
+def test_teff_trend_seeded_chain_ignores_numpys_global_state(small_pairs):
+    np.random.seed(1)
+    one = fit_teff_trend(*small_pairs, seed=3, nsteps=50, burn=0)
+    np.random.seed(2)
+    two = fit_teff_trend(*small_pairs, seed=3, nsteps=50, burn=0)
+    assert np.array_equal(one.samples, two.samples)
+
+
+def test_teff_trend_prints_no_progress_bar(small_pairs, capsys):
+    fit_teff_trend(*small_pairs, nsteps=30, burn=0)
+    out = capsys.readouterr()
+    assert out.err == "" and out.out == ""
+
+
+def weighted_ls_scale(t1, t2, delta, err) -> float:
+    """√χ²_r of the weighted least-squares fit of Eq. 28, written out here (n − 3 dof)."""
+    x = powers(t1) - powers(t2)
+    coef = np.linalg.lstsq(x / err[:, None], delta / err, rcond=None)[0]
+    return float(np.sqrt(np.sum(((delta - x @ coef) / err) ** 2) / (len(t1) - 3)))
+
+
+@pytest.mark.parametrize("n", [4, 8])
+def test_teff_trend_error_scale_is_the_root_reduced_chi2_with_n_minus_3_dof(n):
+    rng = np.random.default_rng(n)
+    t1, t2 = rng.uniform(4600.0, 6900.0, size=(2, n))
+    delta = rng.normal(0.0, 0.5, n)  # far more scatter than the stated 0.01
+    err = np.full(n, 0.01)
+    trend = fit_teff_trend(t1, t2, delta, err, nsteps=40, burn=0)
+    expected = weighted_ls_scale(t1, t2, delta, err)
+    assert expected > 1.5
+    assert trend.error_scale == pytest.approx(expected, rel=1e-9)
+
+
+def test_teff_trend_three_binaries_are_enough_and_not_scaled():
+    t1, t2 = np.array([4600.0, 5500.0, 6800.0]), np.array([5000.0, 6300.0, 4700.0])
+    trend = fit_teff_trend(t1, t2, np.array([0.1, -0.2, 0.05]), np.full(3, 0.05),
+                           nsteps=20, burn=0)  # fmt: skip
+    assert trend.error_scale == 1.0 and trend.n_pairs == 3
+    with pytest.raises(ValueError, match=r"^teff1: 2 binaries cannot constrain three"):
+        fit_teff_trend(t1[:2], t2[:2], np.zeros(2), np.full(2, 0.05), nsteps=20, burn=0)
+
+
+def test_teff_trend_burn_must_lie_in_0_to_nsteps(small_pairs):
+    assert fit_teff_trend(*small_pairs, nsteps=20, burn=0).samples.shape == (20 * 32, 3)
+    with pytest.raises(ValueError, match=r"^burn must be in \[0, nsteps=20\), got 20$"):
+        fit_teff_trend(*small_pairs, nsteps=20, burn=20)
+    with pytest.raises(ValueError, match=r"^burn must be in \[0, nsteps=20\), got -1$"):
+        fit_teff_trend(*small_pairs, nsteps=20, burn=-1)
+
+
+@pytest.mark.parametrize("side", ["low", "high"])
+def test_teff_trend_least_squares_outside_the_prior_box_is_refused(small_pairs, side):
+    a = 3 * mg_row()[0]
+    box = [list(b) for b in paper_bounds()]
+    box[0] = [a + 1.0, 10.0] if side == "low" else [-10.0, a - 1.0]
+    with pytest.raises(ValueError, match=r"^the least-squares \(a, b, c\) = .* outside the prior"):
+        fit_teff_trend(*small_pairs, nsteps=20, burn=0, bounds=tuple(map(tuple, box)))
+
+
+def paper_bounds():
+    from phdl.calibrate.teff_trend import PRIOR_BOUNDS
+
+    return PRIOR_BOUNDS
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda p: (p[0][:, None], p[1], p[2], p[3]), r"^teff1 must be one-dimensional"),
+        (lambda p: (p[0], p[1][:-1], p[2], p[3]), r"^teff2 has 49 values, teff1 has 50"),
+        (lambda p: (p[0], p[1], p[2][:-1], p[3]), r"^delta has 49 values, teff1 has 50"),
+        (lambda p: (p[0], p[1], np.where(np.arange(50) == 3, np.nan, p[2]), p[3]),
+         r"^delta has 1 non-finite"),
+        (lambda p: (p[0], p[1], p[2], p[3][:-1]), r"^delta_err has 49 values, teff1 has 50"),
+        (lambda p: (p[0], p[1], p[2], np.where(np.arange(50) == 0, np.nan, p[3])),
+         r"^delta_err has 1 non-finite"),
+        (lambda p: (p[0], p[1], p[2], np.where(np.arange(50) == 0, 0.0, p[3])),
+         r"^delta_err has 1 values <= 0; errors must be > 0$"),
+    ],
+)  # fmt: skip
+def test_teff_trend_bad_input_messages_start_with_the_argument(change, message):
+    pairs = change(binaries(mg_row(), 50, 0.05, seed=4))
+    with pytest.raises(ValueError, match=message):
+        fit_teff_trend(*pairs, nsteps=20, burn=0)

@@ -181,3 +181,129 @@ def test_shift_summary_counts_within_the_limit_and_names_the_worst():
                    "median_shift": [0.01, -0.3, np.nan, 0.02]})  # fmt: skip
     assert shift_summary(moved) == {"n_within": 2, "n": 3, "worst": "[N/Fe]", "worst_shift": -0.3}
     assert len(GROUP_I_XFE) == 13 and "[Fe/H]" not in GROUP_I_XFE and GROUP_I_XFE[0] == "[C/Fe]"
+
+
+# ------------------------------------------------------ hand-made pairs: pair_table, binary_cuts
+def _hand_pairs():
+    ours = Table({"source_id": np.arange(1, 7), "Teff": np.linspace(5000.0, 6000.0, 6)})
+    pairs = Table({"source_id1": [1, 3, 5], "source_id2": [2, 4, 99]})  # 99: not in ours
+    survey = Table({"source_id": np.arange(6, 0, -1), "snr_g": np.arange(60.0, 0.0, -10.0),
+                    "Teff": np.zeros(6), "vlos": np.arange(6.0)})  # fmt: skip
+    return ours, pairs, survey
+
+
+def test_pair_table_on_a_hand_made_catalogue():
+    ours, pairs, survey = _hand_pairs()
+    table = pair_table(ours, pairs, survey)
+    assert table.colnames == ["pair_id", "component", "source_id", "Teff", "snr_g", "vlos"]
+    assert list(table["pair_id"]) == [0, 0, 1, 1]
+    assert list(table["component"]) == [1, 2, 1, 2]
+    assert list(table["source_id"]) == [1, 2, 3, 4]
+    assert list(table["Teff"]) == [5000.0, 5200.0, 5400.0, 5600.0]  # ours, not the survey's
+    assert list(table["snr_g"]) == [10.0, 20.0, 30.0, 40.0]
+    assert list(table["vlos"]) == [5.0, 4.0, 3.0, 2.0]
+    # a star missing from the survey drops its pair too
+    assert list(pair_table(ours, pairs, survey[survey["source_id"] != 3])["pair_id"]) == [0, 0]
+
+
+def test_pair_table_errors_name_the_catalogue():
+    ours, pairs, survey = _hand_pairs()
+    for args, what in (((np.zeros(3), pairs, survey), "ours"),
+                       ((ours, np.zeros(3), survey), "pairs"),
+                       ((ours, pairs, np.zeros(3)), "survey")):  # fmt: skip
+        with pytest.raises(TypeError, match=rf"^catalogue '{what}' must be an astropy Table"):
+            pair_table(*args)
+    ours.rename_column("source_id", "gaia_id")
+    with pytest.raises(ValueError, match=r"^catalogue 'ours' has no column 'source_id'"):
+        pair_table(ours, pairs, survey)
+    ours.rename_column("gaia_id", "source_id")
+    survey.rename_column("source_id", "gaia_id")
+    with pytest.raises(ValueError, match=r"^catalogue 'survey' has no column 'source_id'"):
+        pair_table(ours, pairs, survey)
+
+
+def _cut_table(stars: list[dict], dvs: list[float]) -> Table:
+    """Two rows per pair; star 2 of pair k moves at dv[k] relative to star 1."""
+    rows = []
+    for k, (star, dv) in enumerate(zip(stars, dvs, strict=True)):
+        for comp in (1, 2):
+            row = {"pair_id": k, "component": comp, "Teff": 5500.0, "logg": 4.4, "snr_g": 50.0,
+                   "vlos": 0.0 if comp == 1 else -dv}  # fmt: skip
+            row.update(star.get(comp, {}))
+            rows.append(row)
+    return Table(rows=rows)
+
+
+def test_binary_cuts_at_the_papers_boundaries():
+    """S/N > 40, 4500 < Teff < 7000 K, logg > 4 (strict, either star failing drops the pair),
+    |ΔV_los| / mad < 3."""
+    stars = [{}, {1: {"snr_g": 40.0}}, {2: {"snr_g": 40.01}}, {2: {"logg": 4.0}},
+             {1: {"logg": 4.01}}, {1: {"Teff": 4500.0}}, {2: {"Teff": 4500.5}},
+             {2: {"Teff": 7000.0}}, {1: {"Teff": 6999.5}}, {}, {},
+             {2: {"snr_g": np.nan}}]  # fmt: skip
+    dvs = [0.5] * 9 + [3.0, -2.99, 0.0]
+    kept = binary_cuts(_cut_table(stars, dvs), mad=1.0)
+    assert sorted(set(kept["pair_id"])) == [0, 2, 4, 6, 8, 10]
+    assert list(kept["component"]) == [1, 2] * 6
+
+
+def test_binary_cuts_mad_is_over_the_pairs_passing_the_star_cuts():
+    # passing pairs: ΔV = 1, 2, 3, 10 -> median 2.5, |dev| 1.5 .5 .5 7.5 -> mad 1.0 (no 1.4826)
+    stars = [{}, {}, {}, {}, {1: {"snr_g": 10.0}}, {2: {"logg": 3.0}}]
+    kept = binary_cuts(_cut_table(stars, [1.0, 2.0, 3.0, 10.0, 100.0, 200.0]))
+    assert sorted(set(kept["pair_id"])) == [0, 1]
+    with pytest.raises(ValueError, match=r"^pairs table has no column 'snr_g'$"):
+        binary_cuts(_cut_table(stars, [0.0] * 6)[["pair_id", "component", "Teff", "logg", "vlos"]])
+
+
+# ------------------------------------------------------ the reports, on a hand-made calibration
+def _hand_calibration():
+    from phdl.calibrate import Calibration, TeffTrend, ZeroPoints
+
+    mg = TeffTrend(0.1, -1.0, 2.0, p16=np.array([0.0, -1.4, 1.0]), p84=np.array([0.2, -0.4, 4.0]),
+                   n_pairs=12, converged=True)  # fmt: skip
+    xx = TeffTrend(0.0, 0.0, 0.5, n_pairs=5, converged=False)
+    zero = ZeroPoints(reference={"Mg": 0.02, "Qq": 0.3}, source={"Mg": "GALAH DR3", "Qq": "none"},
+                      n_twins={"Mg": 7, "Qq": 0}, d={"Mg": 0.05, "Qq": -0.1},
+                      n_ours={"Mg": 9, "Qq": 3})  # fmt: skip
+    return Calibration(teff={"Mg": mg, "Xx": xx}, zero=zero)
+
+
+def test_table2_beside_paper_columns_and_values():
+    from phdl.calibrate.teff_trend import REFERENCE_TEFF
+
+    cal = _hand_calibration()
+    t2 = table2_beside_paper(cal)
+    assert t2.colnames == ["element", "a", "a_err", "b", "b_err", "c", "c_err", "d", "pairs",
+                           "converged", "paper_a", "paper_b", "paper_c", "paper_d"]  # fmt: skip
+    assert list(t2["element"]) == ["Mg", "Xx"]
+    mg = t2[0]
+    assert (mg["a"], mg["b"], mg["c"]) == (0.1, -1.0, 2.0)
+    assert (mg["a_err"], mg["b_err"], mg["c_err"]) == pytest.approx((0.1, 0.5, 1.5))
+    assert mg["d"] == pytest.approx(0.05 - cal.teff["Mg"](REFERENCE_TEFF))
+    assert mg["pairs"] == 12 and bool(mg["converged"]) is True
+    assert bool(t2["converged"][1]) is False and t2["pairs"][1] == 5
+    paper_mg = paper.table2()[list(paper.table2()["element"]).index("Mg")]
+    assert [mg[f"paper_{k}"] for k in "abcd"] == [paper_mg[k] for k in "abcd"]
+    assert np.isnan(t2["d"][1])  # no zero point for Xx
+    assert all(np.isnan(t2[f"paper_{k}"][1]) for k in "abcd")  # not in the paper
+    cal.zero = None
+    assert np.all(np.isnan(table2_beside_paper(cal)["d"]))
+
+
+def test_table3_beside_paper_columns_and_values():
+    cal = _hand_calibration()
+    t3 = table3_beside_paper(cal)
+    assert t3.colnames == ["element", "zero_point", "source", "n_twins", "d", "n_ours",
+                           "paper_zero_point", "paper_source"]  # fmt: skip
+    assert list(t3["element"]) == ["Mg", "Qq"]
+    assert list(t3["zero_point"]) == [0.02, 0.3] and list(t3["source"]) == ["GALAH DR3", "none"]
+    assert list(t3["n_twins"]) == [7, 0] and list(t3["n_ours"]) == [9, 3]
+    assert list(t3["d"]) == [0.05, -0.1]
+    paper_mg = paper.table3()[list(paper.table3()["element"]).index("Mg")]
+    assert t3["paper_zero_point"][0] == paper_mg["zero_point"]
+    assert t3["paper_source"][0] == paper_mg["source"]
+    assert np.isnan(t3["paper_zero_point"][1]) and t3["paper_source"][1] == ""
+    cal.zero = None
+    with pytest.raises(ValueError, match=r"^the calibration has no zero points$"):
+        table3_beside_paper(cal)
