@@ -672,3 +672,12 @@ def test_no_usable_star_or_pair_gives_nan_quietly():
         assert all(np.isnan(logg_slope([np.nan, 4.0], [1.0, np.nan])))
         row = repeat_scatter(cat, ["Mg"])[0]
     assert row["n_pairs"] == 0 and np.isnan(row["median_err"]) and np.isnan(row["z_std"])
+
+
+def test_survey_labels_are_the_parameters_then_the_catalogue_elements_it_has():
+    from phdl.validate import survey_labels
+
+    ref = Table({"source_id": [1], "[Eu/Fe]": [0.1], "[Mg/Fe]": [0.0], "[S/Fe]": [0.0],
+                 "[C/Fe]": [0.2]})  # fmt: skip
+    assert survey_labels(ref) == ["Teff", "logg", "[Fe/H]", "[C/Fe]", "[Mg/Fe]", "[Eu/Fe]"]
+    assert survey_labels(ref, k=1) == ["Teff", "logg", "[Fe/H]", "[C/Fe]"]

@@ -14,13 +14,20 @@ function returns floats, arrays or astropy Tables with the columns named in its 
                   phdl.calibrate's)
 """
 
-from phdl.validate.bimodality import Mixture, alpha_bimodality, gaussian_mixture, true_fractions
+from phdl.validate.bimodality import (
+    ALPHA_FEH_EDGES,
+    Mixture,
+    alpha_bimodality,
+    gaussian_mixture,
+    true_fractions,
+)
 from phdl.validate.cluster import clipped_stats, logg_slope, member_stats, scatter_comparison
 from phdl.validate.repeats import normalized_differences, repeat_scatter, visit_pairs
-from phdl.validate.surveys import compare, dispersion_budget
+from phdl.validate.surveys import compare, dispersion_budget, survey_labels
 
 __all__ = [
-    "Mixture", "alpha_bimodality", "clipped_stats", "compare", "dispersion_budget",
-    "gaussian_mixture", "logg_slope", "member_stats", "normalized_differences", "repeat_scatter",
-    "scatter_comparison", "true_fractions", "visit_pairs",
+    "ALPHA_FEH_EDGES", "Mixture", "alpha_bimodality", "clipped_stats", "compare",
+    "dispersion_budget", "gaussian_mixture", "logg_slope", "member_stats",
+    "normalized_differences", "repeat_scatter",
+    "scatter_comparison", "survey_labels", "true_fractions", "visit_pairs",
 ]  # fmt: skip

@@ -23,7 +23,11 @@ from dataclasses import dataclass
 import numpy as np
 from astropy.table import Table
 
-__all__ = ["Mixture", "alpha_bimodality", "gaussian_mixture", "true_fractions"]
+__all__ = ["ALPHA_FEH_EDGES", "Mixture", "alpha_bimodality", "gaussian_mixture", "true_fractions"]
+
+#: Chapter 9's [Fe/H] bins (dex) for the α bimodality: the thick disc's metal-poor end to the
+#: metal-rich thin disc, above the metal-poor scatter (:data:`phdl.paper.CATALOG_METAL_POOR_FEH`).
+ALPHA_FEH_EDGES: tuple[float, ...] = (-1.0, -0.5, -0.2, 0.1, 0.5)
 
 
 @dataclass(frozen=True)

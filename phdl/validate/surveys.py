@@ -28,7 +28,7 @@ from phdl.calibrate.catalogs import as_table, crossmatch, require
 from phdl.calibrate.smooth import robust_std
 from phdl.validate.common import column, finite_std, label_column
 
-__all__ = ["compare", "dispersion_budget"]
+__all__ = ["compare", "dispersion_budget", "survey_labels"]
 
 _ROW = "_validate_row"
 _BUDGET = ("label", "n", "sigma_delta", "sigma_ours", "sigma_reference", "sigma_quadrature",
@@ -102,3 +102,12 @@ def dispersion_budget(ours, reference, truth, labels: Sequence[str]) -> Table:
         s_delta, s_quad = robust_std(a[ok] - b[ok]), float(np.hypot(s_ours, s_ref))
         rows.append((name, int(ok.sum()), s_delta, s_ours, s_ref, s_quad, share))
     return Table(rows=rows, names=_BUDGET)
+
+
+def survey_labels(reference: Table, k: int | None = None) -> list[str]:
+    """Teff, logg, [Fe/H] and the first ``k`` (all when None) of the catalogue's 25 [X/Fe]
+    (:data:`phdl.paper.CATALOG_ELEMENTS`, in the paper's order) that ``reference`` has."""
+    from phdl.paper import CATALOG_ELEMENTS
+
+    have = [f"[{e}/Fe]" for e in CATALOG_ELEMENTS if f"[{e}/Fe]" in reference.colnames]
+    return ["Teff", "logg", "[Fe/H]", *have[:k]]
