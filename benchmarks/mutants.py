@@ -98,6 +98,11 @@ MODULES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "validate": (("phdl/validate",), ("tests/test_validate.py",)),
 }
 
+#: module -> extra [tool.mutmut] settings. mutmut stops a mutant after
+#: (tests' time + 1 s) x timeout_multiplier x 2 CPU seconds, 30x by default: fit-cmaes's mutants
+#: that make CMA-ES loop until its generation cap then cost minutes each, so its cap is lower.
+SETTINGS: dict[str, dict[str, float]] = {"fit-cmaes": {"timeout_multiplier": 4.0}}
+
 # mutmut's statuses, in the order of the report
 STATUSES = ("killed", "survived", "no tests", "timeout", "suspicious", "segfault", "skipped")
 UNCHECKED = ("skipped", "not checked", "check was interrupted by user")
@@ -143,6 +148,7 @@ def pyproject_text(module: str) -> str:
         "pytest_add_cli_args": ["-p", "no:cacheprovider"],
         # the module folder is not a git repository of its own: no git change detection
         "use_git_change_detection": False,
+        **SETTINGS.get(module, {}),
     }
     lines += ["", "[tool.mutmut]"] + [f"{k} = {_toml_value(v)}" for k, v in mutmut.items()]
     return "\n".join(lines) + "\n"
