@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+from .linelist import read_linelist
 
 
 @dataclass(frozen=True)
@@ -19,7 +22,9 @@ class Physics:
     """Modelling choices of :class:`phdl.synth.Synthesizer`.
 
     Attributes (units in brackets):
-        linelist: path of the atomic line list (CSV, VALD or Kurucz gfall); None = built-in.
+        linelist: path of the atomic line list (CSV, VALD, Kurucz gfall or MOOG); None =
+            built-in. It is read here, so a bad record fails at once with the reader's
+            ``path:line: ... field ...`` ValueError.
         loggf_offsets: per-species additive log gf offsets, e.g. ``{"Fe I": -0.05}`` [dex].
         loggf_scatter: Gaussian scatter added to every line's log gf with ``seed`` [dex].
         missing_line_fraction: fraction of atomic lines dropped at random with ``seed``.
@@ -84,8 +89,12 @@ class Physics:
         bad = [k for k, ok in checks.items() if not ok]
         if bad:
             raise ValueError(f"Physics: invalid value for {', '.join(bad)}")
-        if self.linelist is not None and not Path(self.linelist).exists():
-            raise FileNotFoundError(f"Physics.linelist: no such file {self.linelist}")
+        if self.linelist is not None:
+            if not Path(self.linelist).exists():
+                raise FileNotFoundError(f"Physics.linelist: no such file {self.linelist}")
+            with warnings.catch_warnings():  # the Synthesizer's own read repeats them
+                warnings.simplefilter("ignore")
+                read_linelist(self.linelist)  # cached; raises the reader's precise error
 
     def to_dict(self) -> dict:
         """All fields as plain JSON-able values."""
