@@ -1,21 +1,44 @@
-"""Atomic line lists: the built-in list, VALD3 and Kurucz gfall readers, air/vacuum conversion.
+"""Line lists: the built-in list, the VALD3, Kurucz gfall and MOOG readers, air/vacuum conversion.
+
+Map of this module and its reader files:
+  :class:`LineList`               atomic lines, sorted by vacuum wavelength
+  :func:`air_to_vacuum`           and :func:`vacuum_to_air` (IAU standard / Morton 2000)
+  :func:`read_csv`                the project CSV format (the built-in ``phdl/data/linelist.csv``)
+  :func:`read_vald`               VALD3 extractions, short and long formats (``readers_vald.py``)
+  :func:`read_kurucz_gfall`       Kurucz gfall, 160 and 159 columns (``readers_gfall.py``)
+  :func:`read_moog`               MOOG line lists; :func:`read_moog_all` also returns the
+                                  molecular lines as :class:`MolecularLines` (``readers_moog.py``)
+  :func:`read_linelist`           any of them, the format chosen from the content
 
 Units used throughout: wavelengths in Angstrom (vacuum inside :class:`LineList`), excitation
 energies in eV, damping constants as log10 values in the VALD convention (radiative: s^-1;
 Stark: s^-1 cm^3 per electron at 10^4 K; van der Waals: s^-1 cm^3 per H atom at 10^4 K).
-Unknown damping constants are NaN.  Molecular lines are skipped by every reader.
+Unknown damping constants are NaN.
+
+No record is lost without a word: a record that cannot be read raises a ValueError
+``"path:line: ..."`` naming the field, and molecular lines, which :class:`LineList` does not
+hold, are counted per species in a UserWarning.
 """
 
 from __future__ import annotations
 
 import csv
+import functools
+import itertools
 import re
 import warnings
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:  # imported on first use (module __getattr__ below): they import this module
+    from .readers_gfall import read_kurucz_gfall
+    from .readers_moog import MolecularLines, read_moog, read_moog_all
+    from .readers_vald import read_vald
 
 ELEMENTS: tuple[str, ...] = (
     "H He Li Be B C N O F Ne Na Mg Al Si P S Cl Ar K Ca Sc Ti V Cr Mn Fe Co Ni Cu Zn Ga Ge As Se "
@@ -109,6 +132,33 @@ def parse_species(text: str) -> tuple[int, int] | None:
     return SYMBOL_TO_Z[m.group(1)], ion
 
 
+_COMMON_MOLECULES = {  # atoms (sorted Z) -> usual name; others are named by their symbols
+    (1, 1): "H2", (1, 6): "CH", (1, 7): "NH", (1, 8): "OH", (1, 12): "MgH", (1, 14): "SiH",
+    (1, 20): "CaH", (1, 26): "FeH", (6, 6): "C2", (6, 7): "CN", (6, 8): "CO", (7, 7): "N2",
+    (7, 8): "NO", (8, 8): "O2", (8, 14): "SiO", (8, 22): "TiO", (8, 23): "VO", (8, 40): "ZrO",
+    (1, 1, 8): "H2O",
+}  # fmt: skip
+
+
+def molecule_name(atoms: tuple[int, ...]) -> str:
+    """Conventional name of the molecule made of atomic numbers ``atoms``: (6, 1) -> ``"CH"``."""
+    key = tuple(sorted(atoms))
+    if key in _COMMON_MOLECULES:
+        return _COMMON_MOLECULES[key]
+    counts = Counter(ELEMENTS[z - 1] for z in atoms)
+    return "".join(s + (str(n) if n > 1 else "") for s, n in counts.items())
+
+
+def molecule_formula(text: str) -> str | None:
+    """``"CN"``, ``"TiO"``, ``"C2"``, ``"H2O"`` -> its name if a molecule of known elements."""
+    parts = re.findall(r"([A-Z][a-z]?)(\d*)", text)
+    if not parts or "".join(s + n for s, n in parts) != text:
+        return None
+    if any(s not in SYMBOL_TO_Z for s, _ in parts) or sum(int(n or 1) for _, n in parts) < 2:
+        return None
+    return molecule_name(tuple(SYMBOL_TO_Z[s] for s, n in parts for _ in range(int(n or 1))))
+
+
 def _num(path: Path, lineno: int, field: str, text: str) -> float:
     """Parse one number or raise a ValueError naming file, line and field."""
     try:
@@ -128,28 +178,47 @@ def _check_exists(path: str | Path) -> Path:
     return p
 
 
-def _finish(rows: list[tuple[float, ...]], molecules: int, path: Path) -> LineList:
-    if molecules:
-        warnings.warn(f"{path}: skipped {molecules} molecular line(s)", stacklevel=3)
+def _count_text(counts: Counter) -> str:
+    """``Counter({"CN": 2, "CH": 1})`` -> ``"CN 2, CH 1"`` (most frequent first)."""
+    return ", ".join(f"{name} {n}" for name, n in counts.most_common())
+
+
+def _finish(rows: list[tuple[float, ...]], molecules: Counter, path: Path) -> LineList:
+    n = sum(molecules.values())
+    if n:
+        warnings.warn(
+            f"{path}: skipped {n} molecular line(s) ({_count_text(molecules)})", stacklevel=3
+        )
     names = list(LineList.__dataclass_fields__)
     cols = np.array(rows, dtype=np.float64).reshape(-1, len(names)).T
     return LineList.from_arrays(**dict(zip(names, cols, strict=True)))
+
+
+def _replace(lst: LineList, **changes: np.ndarray) -> LineList:
+    cols = {name: getattr(lst, name) for name in LineList.__dataclass_fields__}
+    cols.update(changes)
+    return LineList.from_arrays(**cols)
 
 
 def read_csv(path: str | Path | None = None) -> LineList:
     """Read the project CSV format (default: the built-in ``phdl/data/linelist.csv``).
 
     Columns: wavelength (vacuum A), species (``Fe I``), excitation (eV), loggf, log_gamma_rad,
-    log_gamma_stark, log_gamma_vdw (empty = unknown), source.
+    log_gamma_stark, log_gamma_vdw (empty = unknown), source. A molecular species (``CN``) is
+    counted and skipped; any other unreadable species raises.
     """
     p = _check_exists(BUILTIN_CSV if path is None else path)
-    rows, molecules = [], 0
+    rows, molecules = [], Counter()
     with p.open(newline="") as fh:
         reader = csv.DictReader(line for line in fh if not line.startswith("#"))
         for k, rec in enumerate(reader, start=2):
-            sp = parse_species(rec.get("species") or "")
+            text = (rec.get("species") or "").strip()
+            sp = parse_species(text)
             if sp is None:
-                molecules += 1
+                mol = molecule_formula(text.split()[0]) if text else None
+                if mol is None:
+                    raise ValueError(f"{p}:{k}: bad value for field 'species': {text!r}")
+                molecules[mol] += 1
                 continue
             vals = [_num(p, k, f, rec.get(f) or "") for f in ("wavelength", "excitation", "loggf")]
             damp = [
@@ -161,126 +230,95 @@ def read_csv(path: str | Path | None = None) -> LineList:
 
 
 _VALD_LINE = re.compile(r"^'([^']*)',(.*)$")
+_VALD_SPECIES = re.compile(r"\s*([A-Z][A-Za-z0-9]*)\s+(\d+)\s*")  # 'Fe 1', 'CN 1', 'TiO 1'
 
 
-def read_vald(path: str | Path, air: bool | None = None) -> LineList:
-    """Read a VALD3 extraction (short "stellar"/"all" or long format).
+# --- format detection and the dispatcher -------------------------------------------------------
 
-    Wavelength medium comes from the header (``WL_air``/``WL_vac``, ``air``/``vac``), else from
-    ``air`` (default True, VALD's default). Energies in eV or cm^-1 (from the header). VALD packs
-    ABO van der Waals data as positive sigma.alpha numbers: those are returned as NaN.
-    """
+_GFALL_RECORD = re.compile(r"^.{5,6}\.\d{4}.{3}\.\d{3}.{3}\.\d{2}(\s|$)")  # F11.4 F7.3 F6.2
+_MOOG_RECORD = re.compile(r"^\s*\d+\.\d*\s+\d+(\.\d*)?\s+-?\d*\.?\d+\s+-?\d*\.?\d+(\s|$)")
+
+
+def linelist_format(path: str | Path) -> str:
+    """The format of a line-list file from its content: ``"csv"``, ``"vald"``, ``"gfall"``
+    or ``"moog"``; ValueError naming the file when it is none of them."""
     p = _check_exists(path)
-    header, rows, molecules, long_fmt, stellar = "", [], 0, False, True
-    lines = p.read_text(errors="replace").splitlines()
-    for k, raw in enumerate(lines, start=1):
-        m = _VALD_LINE.match(raw.strip())
-        if m is None:
-            if not header and re.search(r"(WL|Lambda)", raw):
-                header = raw
-                long_fmt = "E_low" in raw or "J lo" in raw
-                stellar = "Vmic" in raw or "Vmicro" in raw
-            continue
-        fields = [f.strip() for f in m.group(2).split(",")]
-        if len(fields) < 6 or not re.fullmatch(r"[\d.Ee+-]+", fields[0] or "x"):
-            continue  # term-designation or reference lines of the long format
-        sp = parse_species(m.group(1))
-        if sp is None:
-            molecules += 1
-            continue
-        if long_fmt:  # wl, loggf, E_low, J_lo, E_up, J_up, lande x3, rad, stark, waals
-            idx = {"wl": 0, "loggf": 1, "excit": 2, "rad": 9, "stark": 10, "waals": 11}
-        elif stellar:  # wl, excit, vmic, loggf, rad, stark, waals, ...
-            idx = {"wl": 0, "excit": 1, "loggf": 3, "rad": 4, "stark": 5, "waals": 6}
-        else:  # wl, excit, loggf, rad, stark, waals, ...
-            idx = {"wl": 0, "excit": 1, "loggf": 2, "rad": 3, "stark": 4, "waals": 5}
-        if len(fields) <= max(idx.values()):
-            raise ValueError(f"{p}:{k}: too few fields for VALD format ({len(fields)})")
-        v = {key: _num(p, k, key, fields[i]) for key, i in idx.items()}
-        rows.append(
-            (
-                v["wl"],
-                sp[0],
-                sp[1],
-                v["excit"],
-                v["loggf"],
-                _opt(v["rad"]),
-                _opt(v["stark"]),
-                _opt(v["waals"], lambda w: w == 0.0 or w > 0.0),
-            )
-        )
-    if not rows and not molecules:
-        raise ValueError(f"{p}: no VALD line records found")
-    lst = _finish(rows, molecules, p)
-    hdr = header.lower()
-    if re.search(r"(excit|e_low)\s*\(\s*cm", hdr):
-        lst = _replace(lst, excitation=lst.excitation * EV_PER_INV_CM)
-    if "(nm)" in hdr:
-        lst = _replace(lst, wavelength=lst.wavelength * 10.0)
-    is_air = ("air" in hdr) if ("air" in hdr or "vac" in hdr) else (True if air is None else air)
-    return _replace(lst, wavelength=air_to_vacuum(lst.wavelength)) if is_air else lst
+    if p.suffix.lower() == ".csv":
+        return "csv"
+    with p.open(errors="replace") as fh:
+        head = [ln.rstrip("\r\n") for ln in itertools.islice(fh, 60)]
+    body = [ln for ln in head if ln.strip() and not ln.lstrip().startswith("#")]
+    if body and body[0].replace(" ", "").startswith("wavelength,species"):
+        return "csv"
+    if any((m := _VALD_LINE.match(ln.strip())) and _VALD_SPECIES.fullmatch(m[1]) for ln in body):
+        return "vald"
+    if any(_GFALL_RECORD.match(ln) for ln in body):
+        return "gfall"
+    if any(_MOOG_RECORD.match(ln) for ln in body[1:] or body):
+        return "moog"
+    raise ValueError(
+        f"{p}: unrecognized line-list format (expected CSV, VALD3, Kurucz gfall or MOOG)"
+    )
 
 
-def _replace(lst: LineList, **changes: np.ndarray) -> LineList:
-    cols = {name: getattr(lst, name) for name in LineList.__dataclass_fields__}
-    cols.update(changes)
-    return LineList.from_arrays(**cols)
+def _read_any(p: Path) -> LineList:
+    fmt = linelist_format(p)
+    if fmt == "csv":
+        return read_csv(p)
+    if fmt == "vald":
+        from .readers_vald import read_vald
+
+        return read_vald(p)
+    if fmt == "gfall":
+        from .readers_gfall import read_kurucz_gfall
+
+        return read_kurucz_gfall(p)
+    from .readers_moog import read_moog
+
+    return read_moog(p)
 
 
-_GFALL_FIELDS = {  # name: (start, stop) in the fixed-width gfall record
-    "wavelength": (0, 11),
-    "loggf": (11, 18),
-    "code": (18, 24),
-    "E1": (24, 36),
-    "E2": (52, 64),
-    "log_gamma_rad": (80, 86),
-    "log_gamma_stark": (86, 92),
-    "log_gamma_vdw": (92, 98),
-}
-
-
-def read_kurucz_gfall(path: str | Path, air: bool | None = None) -> LineList:
-    """Read a Kurucz gfall file (fixed width; wavelength in nm; energies in cm^-1).
-
-    Wavelengths above 200 nm are air in ``gfall*`` and vacuum in ``gfallvac*`` files: ``air=None``
-    decides from the file name. Lower excitation = min(|E1|, |E2|) in eV. Zero gammas -> NaN.
-    """
-    p = _check_exists(path)
-    is_air = ("vac" not in p.name.lower()) if air is None else air
-    rows, molecules = [], 0
-    for k, raw in enumerate(p.read_text(errors="replace").splitlines(), start=1):
-        if not raw.strip():
-            continue
-        if len(raw) < 98:
-            raise ValueError(f"{p}:{k}: gfall record too short ({len(raw)} < 98 characters)")
-        v = {f: _num(p, k, f, raw[a:b]) for f, (a, b) in _GFALL_FIELDS.items()}
-        z = int(v["code"])
-        if z > 99 or z < 1:
-            molecules += 1
-            continue
-        ion = int(round((v["code"] - z) * 100))
-        exc = min(abs(v["E1"]), abs(v["E2"])) * EV_PER_INV_CM
-        wl = v["wavelength"] * 10.0
-        rows.append((wl, z, ion, exc, v["loggf"], *(_opt(v[g]) for g in list(_GFALL_FIELDS)[5:])))
-    lst = _finish(rows, molecules, p)
-    if is_air:
-        lst = _replace(lst, wavelength=air_to_vacuum(lst.wavelength))
-    return lst
+@functools.lru_cache(maxsize=4)
+def _read_cached(path: str, mtime_ns: int, size: int) -> tuple[LineList, tuple[str, ...]]:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        lst = _read_any(Path(path))
+    return lst, tuple(str(w.message) for w in caught)
 
 
 def read_linelist(path: str | Path) -> LineList:
-    """Read any supported line list, choosing the reader from the extension or the content."""
+    """Read any supported line list (CSV, VALD3, Kurucz gfall, MOOG), chosen by
+    :func:`linelist_format`. A reader's error (``path:line: ... field ...``) reaches the caller
+    unchanged. The result is cached per file (path, size and modification time); the reader's
+    warnings are repeated on every call."""
     p = _check_exists(path)
-    if p.suffix.lower() == ".csv":
-        return read_csv(p)
-    head = [ln for ln in p.read_text(errors="replace").splitlines()[:50] if ln.strip()]
-    if any(_VALD_LINE.match(ln.strip()) for ln in head):
-        return read_vald(p)
-    try:
-        float(head[0][0:11])
-        float(head[0][18:24])
-        if len(head[0]) >= 98:
-            return read_kurucz_gfall(p)
-    except (ValueError, IndexError):
-        pass
-    raise ValueError(f"{p}: unrecognized line-list format (expected CSV, VALD3 or Kurucz gfall)")
+    st = p.stat()
+    lst, notes = _read_cached(str(p.resolve()), st.st_mtime_ns, st.st_size)
+    for note in notes:
+        warnings.warn(note, UserWarning, stacklevel=2)
+    return lst
+
+
+_LAZY = {
+    "read_kurucz_gfall": "readers_gfall",
+    "read_moog": "readers_moog",
+    "read_moog_all": "readers_moog",
+    "read_vald": "readers_vald",
+    "MolecularLines": "readers_moog",
+}
+
+
+def __getattr__(name: str):  # PEP 562: the reader files import this module, not the reverse
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f"{__package__}.{_LAZY[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = [
+    "BUILTIN_CSV", "ELEMENTS", "EV_PER_INV_CM", "LineList", "MolecularLines", "ROMAN",
+    "SYMBOL_TO_Z", "air_to_vacuum", "linelist_format", "molecule_formula", "molecule_name",
+    "parse_species", "read_csv", "read_kurucz_gfall", "read_linelist", "read_moog",
+    "read_moog_all", "read_vald", "vacuum_to_air",
+]  # fmt: skip
