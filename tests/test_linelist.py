@@ -245,13 +245,21 @@ def test_gfall_159_column_variant() -> None:
     assert lst.loggf[2] == pytest.approx(-2.971 - 1.776)  # 59Co hyperfine component
 
 
+def _same(a: LineList, b: LineList) -> None:
+    for name in LineList.__dataclass_fields__:
+        assert np.array_equal(getattr(a, name), getattr(b, name), equal_nan=True), name
+
+
 def test_gfall_159_and_160_columns_agree(tmp_path: Path) -> None:
     rows = (LL / "gfallvac08oct17_159col.dat").read_text().splitlines()
     wide = tmp_path / "gfallvac_160.dat"
     wide.write_text("\n".join(" " + r if r else r for r in rows) + "\n")
-    a, b = read_kurucz_gfall(LL / "gfallvac08oct17_159col.dat"), read_kurucz_gfall(wide)
-    for name in LineList.__dataclass_fields__:
-        assert np.array_equal(getattr(a, name), getattr(b, name), equal_nan=True), name
+    _same(read_kurucz_gfall(LL / "gfallvac08oct17_159col.dat"), read_kurucz_gfall(wide))
+    # a 159-character record may also have lost its last column (the isotope shift, unused)
+    full = (LL / "gfallvac08oct17_ba6141.dat").read_text().splitlines()
+    narrow = tmp_path / "gfallvac_trailing.dat"
+    narrow.write_text("\n".join(r[:159] for r in full) + "\n")
+    _same(read_kurucz_gfall(LL / "gfallvac08oct17_ba6141.dat"), read_kurucz_gfall(narrow))
 
 
 def test_gfall_short_and_cut_records(tmp_path: Path) -> None:
@@ -363,10 +371,12 @@ def test_linelist_format() -> None:
     assert linelist_format(Path(__file__).parents[1] / "phdl" / "data" / "linelist.csv") == "csv"
 
 
-def test_read_linelist_repeats_warnings_when_cached() -> None:
+def test_read_linelist_cache_repeats_warnings_and_is_read_only() -> None:
     for _ in range(2):
         with pytest.warns(UserWarning, match="1 molecular"):
-            read_linelist(LL / "gfall_air_sample.dat")
+            lst = read_linelist(LL / "gfall_air_sample.dat")
+    with pytest.raises(ValueError, match="read-only"):
+        lst.loggf[0] = 0.0
 
 
 def test_read_csv_species(tmp_path: Path) -> None:

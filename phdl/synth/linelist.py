@@ -283,14 +283,16 @@ def _read_cached(path: str, mtime_ns: int, size: int) -> tuple[LineList, tuple[s
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         lst = _read_any(Path(path))
+    for name in LineList.__dataclass_fields__:  # shared by every caller: read-only
+        getattr(lst, name).flags.writeable = False
     return lst, tuple(str(w.message) for w in caught)
 
 
 def read_linelist(path: str | Path) -> LineList:
     """Read any supported line list (CSV, VALD3, Kurucz gfall, MOOG), chosen by
     :func:`linelist_format`. A reader's error (``path:line: ... field ...``) reaches the caller
-    unchanged. The result is cached per file (path, size and modification time); the reader's
-    warnings are repeated on every call."""
+    unchanged. The result is cached per file (path, size and modification time), its arrays
+    read-only; the reader's warnings are repeated on every call."""
     p = _check_exists(path)
     st = p.stat()
     lst, notes = _read_cached(str(p.resolve()), st.st_mtime_ns, st.st_size)
