@@ -310,7 +310,9 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str):  # PEP 562: the reader files import this module, not the reverse
+def __getattr__(
+    name: str,
+) -> object:  # PEP 562: the reader files import this module, not the reverse
     if name in _LAZY:
         import importlib
 

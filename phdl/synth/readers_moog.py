@@ -224,10 +224,11 @@ def read_moog(path: str | Path, air: bool = True) -> LineList:
         raise ValueError(f"{p}: no MOOG line records found")
     lst = _finish(atoms_rows, Counter(), p)
     if known or unknown:
-        note = f"; the engine does not model {_count_text(unknown)}" if unknown else ""
+        note = f" (the engine does not model {_count_text(unknown)})" if unknown else ""
         warnings.warn(
             f"{p}: skipped {sum((known + unknown).values())} molecular line(s) "
-            f"({_count_text(known + unknown)}): read_moog_all returns them{note}",
+            f"({_count_text(known + unknown)}); read_moog_all returns those of the engine's "
+            f"molecules{note}",
             stacklevel=2,
         )
     return _to_vacuum(lst, air)
