@@ -96,6 +96,9 @@ MODULES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ),
     ),  # fmt: skip
     "validate": (("phdl/validate",), ("tests/test_validate.py",)),
+    # tests/test_catalog.py starts process clusters in module fixtures (seconds per mutant):
+    # the catalogue is mutated against its in-process unit tests
+    "catalog": (("phdl/catalog",), ("tests/test_catalog_units.py",)),
 }
 
 #: module -> extra [tool.mutmut] settings. mutmut stops a mutant after
