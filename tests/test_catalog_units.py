@@ -73,10 +73,10 @@ from phdl.catalog.shard import (
 from phdl.catalog.table4 import (
     PARAMS,
     XFE,
-    _column,
     _fit_column,
     calibrated,
     columns,
+    empty,
     table4,
     units,
     write_units,
@@ -357,11 +357,6 @@ def test_resolve_hdf5_of_mismatched_shapes_names_the_file_and_shapes(tmp_path, w
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: inputs._hdf5 accepts a 3-D flux/ivar (n, m, n_pix) and counts it as 1 star; "
-    "the shard then fails in on_model_grid instead of resolve naming the file",
-)
 def test_resolve_hdf5_refuses_a_3d_flux(tmp_path):
     path = _h5(tmp_path / "cube.h5", wavelength=WL[:5], flux=np.ones((2, 3, 5)),
                ivar=np.ones((2, 3, 5)))  # fmt: skip
@@ -523,11 +518,6 @@ def test_an_unreadable_manifest_is_named(tmp_path):
     assert info.value.__cause__ is None and info.value.__suppress_context__
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: an empty identifier cell of a manifest (astropy's masked value) is read as 0 "
-    "(RA 0.0, SOURCEID 0, SPECID '0', UQFLAG 0) instead of the empty value or the header's",
-)
 def test_an_empty_manifest_cell_is_not_a_zero(tmp_path):
     _header_file(tmp_path / "a.fits", RA=5.0, DEC=6.0)
     _header_file(tmp_path / "b.fits", RA=7.0, DEC=8.0)
@@ -656,11 +646,6 @@ def test_read_shard_hdf5_on_another_grid_is_resampled_silently(tmp_path, data):
     assert reasons == [""] and got_w.all()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: read_shard of an HDF5 shard raises (on_model_grid's ValueError) when one star "
-    "has a negative ivar, though its docstring promises a shard read never fails as a whole",
-)
 def test_read_shard_hdf5_with_one_malformed_star_reads_the_others(tmp_path):
     ivar = np.ones((3, 5))
     ivar[1, 2] = -1.0
@@ -1115,12 +1100,13 @@ def test_fit_column_maps_each_kind_of_column():
     assert got.dtype == np.int64 and list(got) == [-1, -1]
 
 
-def test_column_helper():
-    fit = Table({"a": [1, 2]})
-    got = _column(fit, "a", -1, np.float64)
-    assert got.dtype == np.float64 and list(got) == [1.0, 2.0]
-    got = _column(fit, "b", -7, np.int16)
-    assert got.dtype == np.int16 and list(got) == [-7, -7]
+def test_empty_catalogue_has_every_column_with_its_dtype():
+    got = empty()
+    assert got.colnames == columns() and len(got) == 0
+    assert got["RA"].dtype == np.float64 and got["SOURCEID"].dtype == np.int64
+    assert got["SPECID"].dtype.kind == "U" and got["reason"].dtype.kind == "U"
+    assert got["UQFLAG"].dtype == np.int64 and got["[Mg/Fe]_flag"].dtype == np.int64
+    assert got["Teff"].dtype == np.float64 and got["[Mg/Fe]_uncali"].dtype == np.float64
 
 
 def test_table4_maps_a_fit_table_to_the_columns_in_order():
@@ -1473,11 +1459,6 @@ def test_merge_of_no_stars_skips_the_calibration(tmp_path):
     assert table.meta["CALIB"] == "missing.json"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: the catalogue of zero stars (an HDF5 file of 0 spectra) is a FITS table "
-    "without columns instead of Table 4's columns",
-)
 def test_the_catalogue_of_no_stars_has_table4_s_columns(tmp_path):
     inputs = Inputs("hdf5", str(tmp_path / "empty.h5"), ids=_empty_ids(0), n=0, key="k")
     job = Job(str(tmp_path / "m.pt"), "sha", inputs, str(tmp_path / "s"))

@@ -82,7 +82,8 @@ def _hdf5(path: Path) -> Inputs:
 
     with open_spectra_file(path) as h5:
         shapes = [h5[k].shape for k in ("wavelength", "flux", "ivar")]
-        if shapes[1] != shapes[2] or shapes[1][-1:] != shapes[0] or len(shapes[0]) != 1:
+        flat = len(shapes[0]) != 1 or len(shapes[1]) not in (1, 2)
+        if flat or shapes[1] != shapes[2] or shapes[1][-1:] != shapes[0]:
             raise ValueError(
                 f"{path}: wavelength {shapes[0]}, flux {shapes[1]} and ivar {shapes[2]} do not "
                 "match; expected (n_pix,), (n, n_pix), (n, n_pix)"
@@ -104,8 +105,10 @@ def _fits(files: list[Path], ids: dict[str, np.ndarray] | None = None) -> Inputs
     header = [header_ids(f) for f in files]
     for name in ("RA", "DEC", "SPECID"):
         out[name] = np.array([h[name] for h in header], dtype=out[name].dtype)
-    for name, values in (ids or {}).items():
-        out[name] = values
+    for name, column in (ids or {}).items():  # a manifest's: an empty cell keeps the header's
+        values = np.ma.getdata(column)
+        values = values.astype(str) if name == "SPECID" else values
+        out[name] = np.where(np.ma.getmaskarray(column), out[name], values).astype(out[name].dtype)
     names = tuple(map(str, files))
     source = str(files[0].parent if n else "")
     return Inputs("fits", source, names, out, n, _key("fits", source, names, n))
@@ -126,7 +129,7 @@ def _manifest(path: Path) -> Inputs:
         raise FileNotFoundError(
             f"manifest {path} names {len(missing)} missing file(s), the first {missing[0]}"
         )
-    ids = {name: np.asarray(table[name]) for name in ID_COLUMNS if name in table.colnames}
+    ids = {name: table[name] for name in ID_COLUMNS if name in table.colnames}
     return _fits(files, ids)
 
 
@@ -213,7 +216,11 @@ def read_shard(
         warnings.simplefilter("ignore", LamostWarning)
         if inputs.kind == "hdf5":
             wl, f, w = _hdf5_rows(inputs.source, shard.start, shard.stop)
-            flux[:], ivar[:] = on_model_grid(wavelength, wl, f, w)
+            for i in range(m):  # one star at a time: a malformed one loses only its own row
+                try:
+                    flux[i], ivar[i] = on_model_grid(wavelength, wl, f[i : i + 1], w[i : i + 1])
+                except ValueError as exc:
+                    reasons[i] = f"unreadable: star {shard.start + i}: {exc}"
             return flux, ivar, reasons
         for i, path in enumerate(inputs.files[shard.start : shard.stop]):
             try:

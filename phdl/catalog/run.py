@@ -23,12 +23,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from astropy.table import Table, vstack
+from astropy.table import vstack
 
 from phdl.cache import sha256_file
 from phdl.catalog.inputs import Shard, resolve, shards
 from phdl.catalog.shard import Job, finished, run_shard, shard_paths
-from phdl.catalog.table4 import calibrated, write_units
+from phdl.catalog.table4 import calibrated, empty, write_units
 
 #: Seconds to wait for an existing scheduler before giving up.
 CONNECT_TIMEOUT = 10
@@ -163,7 +163,7 @@ def merge(job: Job, todo: list[Shard], out: str | os.PathLike[str]) -> Path:
     from phdl.fit import read_table, write_table
 
     parts = [read_table(shard_paths(job.shard_dir, s.index)[0]) for s in todo]
-    table = vstack(parts, metadata_conflicts="silent") if parts else Table()
+    table = vstack(parts, metadata_conflicts="silent") if parts else empty()
     if job.calibration_path and len(table):
         from phdl.calibrate import Calibration
 

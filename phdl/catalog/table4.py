@@ -103,7 +103,16 @@ def write_units(path) -> None:
                 head[f"TUNIT{i}"] = unit[head[f"TTYPE{i}"]]
 
 
-def _column(fit: Table, name: str, empty, dtype) -> np.ndarray:
-    if name in fit.colnames:
-        return np.asarray(fit[name], dtype=dtype)
-    return np.full(len(fit), empty, dtype=dtype)
+def empty() -> Table:
+    """A catalogue of no stars: Table 4's columns, in order, with their dtypes and no rows."""
+    out = Table()
+    for name in columns():
+        if name in ID_COLUMNS:
+            empty_value = ID_COLUMNS[name]
+            dtype = str if isinstance(empty_value, str) else type(empty_value)
+        elif name == "reason":
+            dtype = str
+        else:
+            dtype = np.int64 if name.endswith("_flag") else np.float64
+        out[name] = np.zeros(0, dtype=dtype)
+    return out
