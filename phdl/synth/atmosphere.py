@@ -1,13 +1,19 @@
-"""Plane-parallel LTE model atmosphere: grey temperature structure, Saha ionization, hydrostatics.
+"""Plane-parallel LTE model atmosphere: temperature structure, Saha ionization, hydrostatics.
 
 Depth variable: the continuum optical depth at 5000 Å, tau, on ``n_depth`` points uniform in
-log10 tau. Temperature: the grey Hopf relation T^4 = 3/4 Teff^4 (tau + q(tau)) with the usual
-fit q(tau) = 0.7104 - 0.1331 exp(-3.4488 tau), optionally tweaked by ``Physics.teff_scale`` and
-``Physics.t_slope``. Electron pressure: Saha ionization (I, II, III) of all 33 elements of the
-mixture, solved by a damped fixed-point iteration at every depth. Gas pressure: hydrostatic
-equilibrium dP/dtau = g / kappa_5000(P, T), integrated in ln tau with the trapezoidal rule and
-iterated to consistency with the electron pressure and opacity. Molecules are not fed back into
-the structure (documented simplification; they matter only below ~4000 K).
+log10 tau. Temperature, by ``Physics.atmosphere``:
+- ``"grey"``: the Hopf relation T^4 = 3/4 Teff^4 (tau + q(tau)) with the usual fit
+  q(tau) = 0.7104 - 0.1331 exp(-3.4488 tau);
+- ``"atlas9"``: the Castelli & Kurucz (2003) ATLAS9 models, put on the engine's own tau_5000
+  scale and interpolated in Teff, logg and [M/H] = the star's [Fe/H] (:mod:`.atlas9`); their
+  gas and electron pressures start the iterations below.
+Either is optionally tweaked by ``Physics.teff_scale`` (a factor on T) and ``Physics.t_slope``
+(a factor 1 + t_slope log10 tau). Electron pressure: Saha ionization (I, II, III) of all 33
+elements of the star's own mixture, solved by a damped fixed-point iteration at every depth.
+Gas pressure: hydrostatic equilibrium dP/dtau = g / kappa_5000(P, T), integrated in ln tau with
+the trapezoidal rule and iterated to consistency with the electron pressure and opacity.
+Molecules are not fed back into the structure (documented simplification; they matter only below
+~4000 K).
 
 Every step is a fixed number of iterations of smooth torch operations, so forward-mode
 autodiff gives the exact derivative of the computed structure with respect to every label.
@@ -20,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from . import atlas9
 from . import constants as c
 from .atoms import ATOMS, E1_EV
 
@@ -109,6 +116,19 @@ def temperature(teff: torch.Tensor, tau: torch.Tensor, teff_scale: float, t_slop
     return (teff * teff_scale)[:, None] * shape[None, :]
 
 
+_FE = ATOMS.index("Fe")
+
+
+def atlas9_temperature(teff, logg, abund, tau, physics):
+    """ATLAS9 T(tau) [K] (B, D) with the Physics tweaks, and its (P_gas, P_e) (each (B, D)) to
+    start the hydrostatic iteration. [M/H] of the interpolation = the star's [Fe/H], read back
+    from its iron abundance ``abund`` (B, E) = N_X / N_H."""
+    feh = torch.log10(abund[:, _FE]) + 12.0 - float(ATOMS.log_eps_sun[_FE])
+    T, Pg, Pe = atlas9.structure(teff, logg, feh, physics.log_tau_range, physics.n_depth)
+    tweak = physics.teff_scale * (1.0 + physics.t_slope * torch.log10(tau))
+    return T * tweak[None, :], (Pg, Pe)
+
+
 def build(
     teff: torch.Tensor,
     logg: torch.Tensor,
@@ -127,7 +147,11 @@ def build(
     lo, hi = physics.log_tau_range
     tau = torch.logspace(lo, hi, physics.n_depth, dtype=torch.float64)
     dlntau = (hi - lo) / (physics.n_depth - 1) * np.log(10.0)
-    T = temperature(teff, tau, physics.teff_scale, physics.t_slope)
+    start = None
+    if physics.atmosphere == "atlas9":
+        T, start = atlas9_temperature(teff, logg, abund, tau, physics)
+    else:
+        T = temperature(teff, tau, physics.teff_scale, physics.t_slope)
     g = 10.0 ** logg[:, None]
     alpha = abund / abund.sum(1, keepdim=True)
     mean_mass = (alpha * _MASS[None, :]).sum(1)[:, None]  # g per nucleus
@@ -142,11 +166,13 @@ def build(
         n_hi = n_nuc * alpha[:, h_idx, None] * f[:, h_idx, 0]
         return kappa5000(T, Pe, n_hi, Pe / kT) / (n_nuc * mean_mass), n_nuc
 
-    # start: constant opacity 0.3 cm^2/g scaled with metallicity, Pe from metals alone
-    Pg = g * tau[None, :] / 0.3
-    Pe = torch.minimum(torch.sqrt(Pg * (alpha[:, :, None] * phi1).sum(1)), 0.5 * Pg).clamp_min(
-        1e-10
-    )
+    if start is None:  # constant opacity 0.3 cm^2/g scaled with metallicity, Pe from metals
+        Pg = g * tau[None, :] / 0.3
+        Pe = torch.minimum(torch.sqrt(Pg * (alpha[:, :, None] * phi1).sum(1)), 0.5 * Pg)
+    else:  # the ATLAS9 model's own pressures
+        Pg, Pe = start
+        Pe = torch.minimum(Pe, 0.5 * Pg)
+    Pe = Pe.clamp_min(1e-10)
     for _ in range(N_OUTER):
         Pe = solve_pe(Pg, phi1, phi2, alpha, Pe, N_INNER)
         kap, _ = opacity_per_gram(Pg, Pe)

@@ -16,6 +16,9 @@ from pathlib import Path
 
 from .linelist import read_linelist
 
+#: The temperature structures ``Physics.atmosphere`` can take.
+ATMOSPHERES: tuple[str, ...] = ("grey", "atlas9")
+
 
 @dataclass(frozen=True)
 class Physics:
@@ -46,6 +49,10 @@ class Physics:
         n_depth: number of atmospheric depth points.
         log_tau_range: (top, bottom) of the depth grid in log10 tau_5000.
         n_mu: number of Gauss-Legendre angles for the flux integral.
+        atmosphere: the temperature structure T(tau_5000): ``"grey"`` (Hopf) or ``"atlas9"``
+            (Castelli & Kurucz 2003 models interpolated in Teff, logg and [M/H] = [Fe/H];
+            :mod:`phdl.synth.atlas9`). Either way the engine solves its own Saha ionization and
+            hydrostatics with the star's abundances, and ``teff_scale`` / ``t_slope`` apply.
     """
 
     linelist: str | None = None
@@ -69,6 +76,7 @@ class Physics:
     n_depth: int = 40
     log_tau_range: tuple[float, float] = (-5.0, 1.5)
     n_mu: int = 3
+    atmosphere: str = "grey"
 
     def __post_init__(self) -> None:
         checks = {
@@ -89,6 +97,14 @@ class Physics:
         bad = [k for k, ok in checks.items() if not ok]
         if bad:
             raise ValueError(f"Physics: invalid value for {', '.join(bad)}")
+        if self.atmosphere not in ATMOSPHERES:
+            raise ValueError(
+                f"Physics.atmosphere: {self.atmosphere!r} is not one of {', '.join(ATMOSPHERES)}"
+            )
+        if self.atmosphere == "atlas9":
+            from . import atlas9
+
+            atlas9.load()  # cached; FileNotFoundError / ValueError naming the data file
         if self.linelist is not None:
             if not Path(self.linelist).exists():
                 raise FileNotFoundError(f"Physics.linelist: no such file {self.linelist}")
@@ -103,9 +119,17 @@ class Physics:
         return d
 
     def hash(self) -> str:
-        """Short sha256 of the physics choices (and of the line list file's bytes)."""
-        payload = json.dumps(self.to_dict(), sort_keys=True).encode()
-        h = hashlib.sha256(payload)
+        """Short sha256 of the physics choices (and of the bytes of the line list file and of
+        the ATLAS9 grid when used). ``atmosphere`` enters only when it is not ``"grey"``, so the
+        hashes of grey physics (and the caches keyed by them) are those from before the option."""
+        d = self.to_dict()
+        if d["atmosphere"] == "grey":
+            del d["atmosphere"]
+        h = hashlib.sha256(json.dumps(d, sort_keys=True).encode())
         if self.linelist is not None:
             h.update(Path(self.linelist).read_bytes())
+        if self.atmosphere == "atlas9":
+            from . import atlas9
+
+            h.update(atlas9.load().sha256.encode())
         return h.hexdigest()[:16]
