@@ -4,17 +4,19 @@ Solar mixture: Asplund, Grevesse, Sauval & Scott (2009, ARA&A 47, 481), photosph
 (log N_X/N_H + 12). Ionization energies: NIST ASD ground-state values (eV). Masses: IUPAC
 standard atomic weights (amu).
 
-Partition functions (a documented approximation). For every species (neutral, singly and
-doubly ionized) we use a two-level form
+Partition functions: the engine's are Barklem & Collet (2016, A&A 588, A96), Table 8, interpolated
+by :mod:`phdl.synth.partition` (exact at the table's temperatures). What stays here is
+the older two-level approximation, kept for the species Table 8 lacks (only H III, U = 1) and as a
+documented fallback:
 
     U(T) = g0 + g1 exp(-E1 / kT),   E1 = 1 eV,
 
-where g0 is the statistical weight of the ground term and g1 is set so that U(5040 K) equals the
-tabulated value ``u5040`` (read from Gray 2005, *The Observation and Analysis of Stellar
-Photospheres*, Appendix D, to ~10 %; for species absent there, the ground-term weight with a
-rough allowance for low-lying terms). It is smooth and differentiable, exact at 5040 K by
-construction and grows with T as the excited levels fill; between 3800 and 8000 K it is good to
-~20 % for the iron-group and ~30 % for the lanthanides, which only shifts effective log gf values.
+where g0 is the statistical weight of the ground term and g1 is set so that U(5040 K) equals
+``u5040`` (read from Gray 2005, *The Observation and Analysis of Stellar Photospheres*, Appendix
+D, to ~10 %; for species absent there, the ground-term weight with a rough allowance for low-lying
+terms). Against Table 8 it is off by up to a factor 3 between 3,000 and 10,000 K (Sm III x3.0,
+Sm II x2.0, Ce I x0.37, Ba II x0.51; see tests/test_partition.py), which is why the engine
+uses the table instead.
 """
 
 from __future__ import annotations
