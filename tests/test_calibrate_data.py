@@ -97,13 +97,6 @@ def test_pair_table_never_joins_silently_on_its_own_pair_columns(which, column):
         pair_table(ours, pairs, survey)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=KeyError,
-    reason="bug: pair_table raises a bare KeyError ('pair_id' or 'Column not found: "
-    "component') when a catalogue has its own pair_id/component column, not a ValueError "
-    "naming the catalogue and the column (DESIGN: clear errors)",
-)
 def test_pair_table_own_pair_column_is_a_value_error_naming_it():
     ours, pairs, survey = pair_inputs()
     survey["component"] = [1, 2, 1, 2]
@@ -111,13 +104,6 @@ def test_pair_table_own_pair_column_is_a_value_error_naming_it():
         pair_table(ours, pairs, survey)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="bug: a star repeated in `ours` hides a missing partner: pair (1, 2) with star 1 "
-    "twice and star 2 absent is kept as two component-1 rows (the size-2 test counts rows), "
-    "though the docstring says pairs with a missing star are left out",
-)
 def test_pair_table_leaves_out_a_pair_whose_partner_is_missing_even_if_a_star_repeats():
     ours, pairs, survey = pair_inputs()
     ours = Table({"source_id": [1, 1, 3, 4], "Teff": [5000.0, 5001.0, 5200.0, 5300.0]})
@@ -168,13 +154,6 @@ def test_binary_cuts_float32_velocities_are_cut_on_the_exact_difference():
     assert out["pair_id"].tolist() == [0, 0, 1, 1]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AttributeError,
-    reason="bug: binary_cuts checks `pairs_table.colnames` before converting, so a pandas "
-    "DataFrame (accepted wherever a Table is, catalogs.py; pair_table takes one) raises "
-    "AttributeError: 'DataFrame' object has no attribute 'colnames'",
-)
 def test_binary_cuts_accepts_a_dataframe():
     t = cut_table()
     df = pd.DataFrame({c: np.asarray(t[c]) for c in t.colnames})
@@ -205,12 +184,6 @@ def test_pair_deltas_leaves_out_a_pair_without_a_positive_error():
     np.testing.assert_allclose(err, [0.05], rtol=1e-14)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="bug (harmless): pair_deltas tests `isfinite(teff1 + teff2)`, so two finite Teffs "
-    "whose sum overflows (1e308 K each) drop the pair, against 'both values finite'",
-)
 def test_pair_deltas_keeps_every_pair_whose_two_teffs_are_finite():
     t = pairs_of([0, 0], [1, 2], Teff=[1e308, 1e308])
     t["[Mg/Fe]"] = [0.3, 0.1]

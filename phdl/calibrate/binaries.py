@@ -50,6 +50,10 @@ def pair_table(ours: Any, pairs: Any, survey: Any, *, on: str = "source_id") -> 
     require(pairs, ["source_id1", "source_id2"], "pairs")
     require(ours, [on], "ours")
     require(survey, [on], "survey")
+    for what, table in (("ours", ours), ("survey", survey)):
+        for name in ("pair_id", "component"):
+            if name in table.colnames:
+                raise ValueError(f"catalogue {what!r} has a column {name!r}; pair_table makes it")
     n = len(pairs)
     long = pd.DataFrame({
         "pair_id": np.repeat(np.arange(n, dtype=np.int64), 2),
@@ -58,7 +62,8 @@ def pair_table(ours: Any, pairs: Any, survey: Any, *, on: str = "source_id") -> 
     })  # fmt: skip
     extra = [c for c in survey.colnames if c not in ours.colnames or c == on]
     merged = long.merge(_frame(ours), on=on, how="inner").merge(_frame(survey[extra]), on=on)
-    whole = merged.groupby("pair_id")["component"].transform("size") == 2
+    by_pair = merged.groupby("pair_id")["component"]  # both components, each once
+    whole = (by_pair.transform("size") == 2) & (by_pair.transform("nunique") == 2)
     merged = merged[whole].sort_values(["pair_id", "component"], kind="stable")
     return Table.from_pandas(merged.reset_index(drop=True))
 
@@ -85,7 +90,8 @@ def pair_deltas(pairs: Table, element: str, *, default_err: float = 0.05) -> tup
     e = values(pairs, err_col) if err_col in pairs.colnames else np.full(len(pairs), default_err)
     teff = values(pairs, "Teff")
     delta, err = x[i1] - x[i2], np.hypot(e[i1], e[i2])
-    ok = np.isfinite(delta) & np.isfinite(err) & (err > 0) & np.isfinite(teff[i1] + teff[i2])
+    ok = np.isfinite(delta) & np.isfinite(err) & (err > 0)
+    ok &= np.isfinite(teff[i1]) & np.isfinite(teff[i2])
     return teff[i1][ok], teff[i2][ok], delta[ok], err[ok]
 
 
@@ -109,11 +115,12 @@ def binary_cuts(
     given. Works on any table with those columns (truth or fitted labels). ValueError naming a
     missing column.
     """
-    cols = (teff_col, logg_col, snr_col, vlos_col, pair_col, component_col)
-    for name in cols:
-        if name not in pairs_table.colnames:
+    from phdl.calibrate.catalogs import as_table
+
+    table = as_table(pairs_table, "pairs table")
+    for name in (teff_col, logg_col, snr_col, vlos_col, pair_col, component_col):
+        if name not in table.colnames:
             raise ValueError(f"pairs table has no column {name!r}")
-    table = pairs_table if isinstance(pairs_table, Table) else Table(pairs_table)
     i1, i2 = pair_rows(table, pair_col, component_col)
 
     def col(name):
