@@ -93,6 +93,10 @@ MODULES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
             "tests/test_calibrate.py",
             "tests/test_calibrate_chain.py",
             "tests/test_plots_calibration.py",
+            "tests/test_calibrate_trends.py",
+            "tests/test_calibrate_apply.py",
+            "tests/test_calibrate_smooth.py",
+            "tests/test_calibrate_data.py",
         ),
     ),  # fmt: skip
     "validate": (("phdl/validate",), ("tests/test_validate.py",)),
