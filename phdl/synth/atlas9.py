@@ -34,7 +34,9 @@ over log tau_5000 = -4 ... 0.5 with this rule, against 43-124 K for copying the 
 Interpolation (:func:`structure`): multilinear in (Teff, logg, [M/H]) as a sum of piecewise-linear
 basis weights, so it is exact at grid nodes and differentiable (forward-mode jvp) everywhere off
 them. Beyond the grid it extrapolates linearly by at most one cell (logg up to 5.5, Teff down to
-3250 K, [M/H] from -5.5 to +0.7), and is clamped (zero derivative) further out.
+3250 K, [M/H] from -5.5 to +0.7), and is clamped (zero derivative) further out. A few cool
+metal-poor dwarf models of ATLAS9 have step-like deep layers (log tau_5000 > 0.5); the logg
+extrapolation above 5 carries their steps along (data/ATLAS9.md).
 """
 
 from __future__ import annotations
