@@ -200,3 +200,26 @@ def test_pchip_slopes_keep_monotone_data_monotone():
     m = partition.pchip_slopes(x, y)
     assert np.all(m >= 0) and np.all(m[1] == 0)
     assert m[0, 1] == 0.0  # flat on one side: no overshoot below the plateau
+
+
+# ------------------------------------------------------------------ wired into the engine
+def test_physics_option_selects_the_tables_in_the_atmosphere():
+    """Physics(partition_functions="bc2016") puts Barklem & Collet's U into the atmosphere (and
+    so into the line opacities and the Saha balance); the default keeps the two-level form; the
+    hash follows the option; an unknown name is refused."""
+    from phdl.synth import Physics
+    from phdl.synth.continuum import kappa5000_fn
+
+    log_eps = torch.as_tensor(ATOMS.log_eps_sun)
+    abund = 10.0 ** (log_eps[None] - 12.0)
+    star = (torch.tensor([5000.0], dtype=torch.float64), torch.tensor([2.5], dtype=torch.float64))
+    new = atmosphere.build(*star, abund, Physics(partition_functions="bc2016"), kappa5000_fn())
+    old = atmosphere.build(*star, abund, Physics(), kappa5000_fn())
+    assert torch.equal(new.U, partition.partition_functions(new.T))
+    assert torch.equal(old.U, atmosphere.partition_functions(old.T))
+    ba = ATOMS.index("Ba")
+    assert not torch.allclose(new.U[0, ba, 1], old.U[0, ba, 1], rtol=0.1)  # Ba II ×0.6 before
+    assert Physics(partition_functions="bc2016").hash() != Physics().hash()
+    assert Physics(partition_functions="two-level").hash() == Physics().hash()
+    with pytest.raises(ValueError, match="Physics.partition_functions: 'irwin'"):
+        Physics(partition_functions="irwin")

@@ -63,8 +63,15 @@ _MASS = _tensor(ATOMS.mass) * c.AMU
 _HAS_III = _tensor((ATOMS.chi[:, 1] > 0).astype(float))
 
 
-def partition_functions(T: torch.Tensor) -> torch.Tensor:
-    """U of I, II, III for every element: T (B, D) [K] -> (B, E, 3, D)."""
+def partition_functions(T: torch.Tensor, source: str = "two-level") -> torch.Tensor:
+    """U of I, II, III for every element: T (B, D) [K] -> (B, E, 3, D). ``source``
+    (``Physics.partition_functions``): ``"two-level"``, the approximation of
+    :mod:`phdl.synth.atoms`, or ``"bc2016"``, Barklem & Collet (2016)'s tables
+    (:mod:`phdl.synth.partition`)."""
+    if source == "bc2016":
+        from . import partition
+
+        return partition.partition_functions(T)
     boltz = torch.exp(-E1_EV / (c.K_B_EV * T))[:, None, None, :]
     return _G0[None, :, :, None] + _G1[None, :, :, None] * boltz
 
@@ -155,7 +162,7 @@ def build(
     g = 10.0 ** logg[:, None]
     alpha = abund / abund.sum(1, keepdim=True)
     mean_mass = (alpha * _MASS[None, :]).sum(1)[:, None]  # g per nucleus
-    U = partition_functions(T)
+    U = partition_functions(T, physics.partition_functions)
     phi1, phi2 = saha_phi(T, U)
     kT = c.K_B * T
     h_idx = ATOMS.index("H")

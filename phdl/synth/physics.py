@@ -18,6 +18,7 @@ from .linelist import read_linelist
 
 #: The temperature structures ``Physics.atmosphere`` can take.
 ATMOSPHERES: tuple[str, ...] = ("grey", "atlas9")
+PARTITION_FUNCTIONS: tuple[str, ...] = ("two-level", "bc2016")
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,9 @@ class Physics:
             (Castelli & Kurucz 2003 models interpolated in Teff, logg and [M/H] = [Fe/H];
             :mod:`phdl.synth.atlas9`). Either way the engine solves its own Saha ionization and
             hydrostatics with the star's abundances, and ``teff_scale`` / ``t_slope`` apply.
+        partition_functions: the atomic partition functions: ``"two-level"`` (the smooth
+            approximation of :mod:`phdl.synth.atoms`, up to 2x off) or ``"bc2016"`` (Barklem &
+            Collet 2016's tables, :mod:`phdl.synth.partition`).
     """
 
     linelist: str | None = None
@@ -77,6 +81,7 @@ class Physics:
     log_tau_range: tuple[float, float] = (-5.0, 1.5)
     n_mu: int = 3
     atmosphere: str = "grey"
+    partition_functions: str = "two-level"
 
     def __post_init__(self) -> None:
         checks = {
@@ -101,6 +106,11 @@ class Physics:
             raise ValueError(
                 f"Physics.atmosphere: {self.atmosphere!r} is not one of {', '.join(ATMOSPHERES)}"
             )
+        if self.partition_functions not in PARTITION_FUNCTIONS:
+            raise ValueError(
+                f"Physics.partition_functions: {self.partition_functions!r} is not one of "
+                f"{', '.join(PARTITION_FUNCTIONS)}"
+            )
         if self.atmosphere == "atlas9":
             from . import atlas9
 
@@ -120,11 +130,13 @@ class Physics:
 
     def hash(self) -> str:
         """Short sha256 of the physics choices (and of the bytes of the line list file and of
-        the ATLAS9 grid when used). ``atmosphere`` enters only when it is not ``"grey"``, so the
-        hashes of grey physics (and the caches keyed by them) are those from before the option."""
+        the ATLAS9 grid and the partition-function table when used). ``atmosphere`` and
+        ``partition_functions`` enter only when they are not the defaults, so the hashes of
+        default physics (and the caches keyed by them) are those from before the options."""
         d = self.to_dict()
-        if d["atmosphere"] == "grey":
-            del d["atmosphere"]
+        for name, default in (("atmosphere", "grey"), ("partition_functions", "two-level")):
+            if d[name] == default:
+                del d[name]
         h = hashlib.sha256(json.dumps(d, sort_keys=True).encode())
         if self.linelist is not None:
             h.update(Path(self.linelist).read_bytes())
@@ -132,4 +144,8 @@ class Physics:
             from . import atlas9
 
             h.update(atlas9.load().sha256.encode())
+        if self.partition_functions == "bc2016":
+            from . import partition
+
+            h.update(partition.TABLE_CSV.read_bytes())
         return h.hexdigest()[:16]

@@ -1,7 +1,8 @@
 """The ab initio engine: labels -> normalized spectra and exact gradient spectra.
 
 Pipeline per batch of stars (all float64 torch): abundances (solar mixture + [Fe/H] + [X/Fe])
--> grey LTE atmosphere with Saha electron pressure and hydrostatics -> molecular equilibrium ->
+-> LTE atmosphere (grey, or ATLAS9's T(tau): ``Physics.atmosphere``) with Saha electron
+pressure and hydrostatics -> molecular equilibrium ->
 continuous opacity on 25 Å nodes -> atomic, Balmer and molecular line opacity on the internal
 bins -> LTE radiative transfer -> Gaussian line spread and LAMOST pixels -> Eq. 22-24
 normalization. Gradient spectra d flux / d label for all 34 labels come from forward-mode
@@ -265,8 +266,11 @@ class Synthesizer:
         from .. import __version__
 
         p = self.physics
+        atm = {"grey": "grey", "atlas9": "ATLAS9"}[p.atmosphere]
+        if p.partition_functions != "two-level":
+            atm += f", {p.partition_functions} partition functions"
         return {
-            "source": f"phdl.synth {__version__} (LTE, grey atmosphere; {len(self.lines)} lines)",
+            "source": f"phdl.synth {__version__} (LTE, {atm} atmosphere; {len(self.lines)} lines)",
             "resolution": float(p.resolution),
             "normalization": f"gaussian running mean L={p.norm_length:g} A (Eq. 22-24)",
             "physics_hash": p.hash(),
