@@ -7,6 +7,12 @@ import os
 os.environ.setdefault("PHDL_COMPILE", "0")
 
 import pytest  # noqa: E402
+from tqdm import tqdm  # noqa: E402
+
+# No tqdm monitor thread: mutation testing (benchmarks/mutants.py) forks a child per mutant from
+# the process that ran the tests once, and a child whose parent's monitor thread held tqdm's
+# lock at the fork deadlocks on its first progress bar (the mutant then "times out").
+tqdm.monitor_interval = 0
 
 
 @pytest.fixture(scope="session")
