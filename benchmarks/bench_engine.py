@@ -1,7 +1,8 @@
 """Throughput of the ab initio engine: spectra/s and spectra-with-34-gradients/s.
 
 Usage: .venv/bin/python benchmarks/bench_engine.py [--grid N] [--workers W] [--chunk-size C]
-       [--compile 0|1] [--threads T] [--skip-rates]
+       [--compile 0|1] [--threads T] [--skip-rates] [--atmosphere grey|atlas9]
+       [--partition-functions two-level|bc2016]
 Prints one markdown table row per measurement (for BENCHMARKS.md). With --grid N it also times
 `phdl.grid.make_grid` for N spectra with gradients (the quick profile uses 320) and extrapolates
 linearly to the paper's 6,222 spectra; ``--workers W`` runs the grid on W engine processes of one
@@ -19,7 +20,7 @@ from pathlib import Path
 import torch
 
 from phdl.grid import make_grid, sample_labels
-from phdl.synth import Synthesizer
+from phdl.synth import Physics, Synthesizer
 
 
 def _rate(syn, x, grads: bool, batch: int, repeat: int) -> float:
@@ -37,16 +38,20 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=1, help="make_grid engine processes")
     ap.add_argument("--chunk-size", type=int, default=16, help="make_grid chunk size")
     ap.add_argument("--skip-rates", action="store_true", help="only time make_grid")
+    ap.add_argument("--atmosphere", default="grey", help="Physics.atmosphere")
+    ap.add_argument("--partition-functions", default="two-level", help="Physics option")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     cpu = platform.processor() or platform.machine()
     print(
         f"# {platform.node()} {cpu}, {torch.get_num_threads()} threads, "
-        f"torch {torch.__version__}, compile={args.compile}"
+        f"torch {torch.__version__}, compile={args.compile}, atmosphere={args.atmosphere}, "
+        f"partition functions={args.partition_functions}"
     )
     t0 = time.perf_counter()
-    syn = Synthesizer(compile=bool(args.compile))
+    physics = Physics(atmosphere=args.atmosphere, partition_functions=args.partition_functions)
+    syn = Synthesizer(physics, compile=bool(args.compile))
     print(f"engine set-up: {time.perf_counter() - t0:.1f} s ({len(syn.lines)} lines)")
     x = sample_labels(64, 123)
     for grads in () if args.skip_rates else (False, True):
