@@ -6,12 +6,17 @@ import os
 
 os.environ.setdefault("PHDL_COMPILE", "0")
 
+import threading  # noqa: E402
+
 import pytest  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-# No tqdm monitor thread: mutation testing (benchmarks/mutants.py) forks a child per mutant from
-# the process that ran the tests once, and a child whose parent's monitor thread held tqdm's
-# lock at the fork deadlocks on its first progress bar (the mutant then "times out").
+# Mutation testing (benchmarks/mutants.py) forks a child per mutant from the process that ran the
+# tests once. tqdm's default write lock includes a multiprocessing semaphore shared by all those
+# children: one child killed (or stuck) inside a progress bar leaves it held, and every later
+# child that draws a bar deadlocks (its mutant then "times out"). A per-process lock and no
+# monitor thread keep the children independent.
+tqdm.set_lock(threading.RLock())
 tqdm.monitor_interval = 0
 
 

@@ -164,7 +164,7 @@ def test_fit_logg_trends_warning_points_at_the_caller():
     with pytest.warns(UserWarning) as record:
         fit_logg_trends(ramp(30), ramp(30, feh=-0.5), ("Mg",))
     where = record[0].filename
-    if os.environ.get("MUTANT_UNDER_TEST"):
+    if "MUTANT_UNDER_TEST" in os.environ:
         # mutmut's trampolines stand between this test and fit_logg_trends: there the warning can
         # only be checked not to point into the module that issues it
         assert Path(where).name != "logg_trend.py"

@@ -461,7 +461,7 @@ def test_write_table_replaces_a_stale_temporary_file(tmp_path):
 
 
 @pytest.mark.skipif(
-    bool(__import__("os").environ.get("MUTANT_UNDER_TEST")),
+    "MUTANT_UNDER_TEST" in __import__("os").environ,
     reason="mutmut's trampolines add stack frames between fit_spectra and on_model_grid",
 )
 def test_resample_warning_points_at_the_caller_of_fit_spectra():
