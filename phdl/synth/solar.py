@@ -105,7 +105,9 @@ def lick_index(wavelength, flux, band, blue, red) -> float:
     return equivalent_width(wavelength, flux, band, cont) / 1000.0
 
 
-#: G4300 of Worthey et al. (1994), air wavelengths [Å]: feature, blue and red pseudo-continua.
+#: G4300 of Worthey et al. (1994), air wavelengths [Å]: feature, blue and red pseudo-continua
+#: (as in issue 14; the same numbers, marked air, in the index table of the MaNGA DAP docs). The
+#: blue pseudo-continuum overlaps the feature band by 1.25 Å, as defined.
 G4300_AIR = {"band": (4281.375, 4316.375), "blue": (4266.375, 4282.625),
              "red": (4318.875, 4335.125)}  # fmt: skip
 G4300_VACUUM = {
@@ -164,10 +166,14 @@ class SolarLine:
         return float(lo), float(hi)
 
 
-_NONE = "no published value found in the stored sources searched (issue 14 session); left out"
+_NONE = (
+    "no published value found in the stored copies of public pages and code searched for this "
+    "table (transcriptions of Moore et al. 1966, Lick-index papers); left out, not typed from "
+    "memory"
+)
 SOLAR_LINES: tuple[SolarLine, ...] = (
     SolarLine("Ca II K", "Ca II", 3933.66, None, _NONE, (3913.66, 3951.07),
-              "window ends at the midpoint to Ca II H 3968.47"),
+              "wavelength only centres the window, which ends at the midpoint to Ca II H"),
     SolarLine("Ca I 4227", "Ca I", 4226.740, 1476.0, MMH1966, (4206.74, 4246.74)),
     SolarLine("Hbeta", "H I", 4861.35, 3680.0, MMH1966, (4836.35, 4886.35)),
     SolarLine("Mg b4 5167", "Mg I", 5167.4, 935.0, MMH1966, (5147.4, 5170.05),
