@@ -66,12 +66,6 @@ def test_source_ids_refuse_floats_beyond_2_53_naming_where():
         source_ids(np.array([5.0, 2.0**53 + 2]), "list.csv column 'Source'")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: a float64 id equal to 2**53 is accepted, but 2**53 + 1 rounds to it, so its "
-    "last digit may already be lost (the exact float range ends at 2**53 - 1); the check "
-    "should be >= 2**53",
-)
 def test_source_ids_refuse_a_float_id_of_exactly_2_53():
     with pytest.raises(ValueError, match="lost their last digits"):
         source_ids(np.array([2.0**53]), "x")

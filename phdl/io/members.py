@@ -92,7 +92,7 @@ def source_ids(values: Any, where: str) -> np.ndarray:
         ids = np.array([_parse_id(v) for v in data.ravel()], dtype=np.int64).reshape(data.shape)
     elif data.dtype.kind == "f":
         finite = np.isfinite(data) & ~mask
-        if np.any(np.abs(data[finite]) > 2**53):
+        if np.any(np.abs(data[finite]) >= 2**53):  # 2**53 + 1 rounds to 2**53
             raise ValueError(
                 f"{where}: Gaia ids stored as floating point have lost their last digits; "
                 "read the column as integers or strings"
