@@ -343,3 +343,30 @@ def test_zero_points_our_catalogue_without_logg_is_named():
     del ours["logg"]
     with pytest.raises(ValueError, match=r"^catalogue 'ours' has no column 'logg'"):
         zero_points(ours, twins_table([0.0] * 5), elements=("Mg",))
+
+
+@pytest.mark.parametrize(
+    ("which", "name"), [("ours", "pair_id"), ("ours", "component"), ("survey", "pair_id")]
+)
+def test_pair_table_names_the_catalogue_and_the_column_it_would_make(which, name):
+    ours, pairs, survey = pair_inputs()
+    (ours if which == "ours" else survey)[name] = [0, 0, 1, 1]
+    with pytest.raises(ValueError) as info:
+        pair_table(ours, pairs, survey)
+    assert str(info.value) == f"catalogue {which!r} has a column {name!r}; pair_table makes it"
+
+
+def test_pair_deltas_drops_a_pair_with_one_teff_missing():
+    t = pairs_of([0, 0, 1, 1], [1, 2, 1, 2], Teff=[5000.0, np.nan, 5200.0, 5300.0])
+    t["[Mg/Fe]"] = [0.3, 0.1, 0.2, 0.0]
+    teff1, teff2, delta, _ = pair_deltas(t, "Mg")
+    assert teff1.tolist() == [5200.0] and teff2.tolist() == [5300.0]
+    assert delta == pytest.approx([0.2])
+
+
+def test_binary_cuts_refuses_what_is_no_table_naming_it():
+    with pytest.raises(TypeError) as info:
+        binary_cuts({"Teff": [5000.0]})
+    assert str(info.value) == (
+        "catalogue 'pairs table' must be an astropy Table or a pandas DataFrame, got dict"
+    )
