@@ -55,6 +55,9 @@ MODULES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
             "tests/test_normalization.py",
             "tests/test_io_readers.py",
             "tests/test_surveys.py",
+            "tests/test_io_lamost_catalog.py",
+            "tests/test_io_members.py",
+            "tests/test_io_misc.py",
         ),
     ),
     "uncertainty": (
