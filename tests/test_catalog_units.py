@@ -537,6 +537,27 @@ def test_an_empty_manifest_cell_is_not_a_zero(tmp_path):
     assert ids["SOURCEID"][1] == -1 and ids["SPECID"][1] == "" and ids["UQFLAG"][1] == -1
 
 
+def test_a_manifest_specid_of_digits_is_text(tmp_path):
+    _header_file(tmp_path / "a.fits", RA=5.0)
+    _header_file(tmp_path / "b.fits", OBSDATE="2019-10-13", PLANID="HD1", SPID=7, FIBERID=100)
+    manifest = tmp_path / "stars.csv"
+    manifest.write_text("path,SPECID\na.fits,123456789\nb.fits,\n")  # astropy reads ints
+    specid = resolve(manifest).ids["SPECID"]
+    assert list(specid) == ["123456789", "2019-10-13-HD1-7-100"]  # the empty cell: the header's
+    assert all(isinstance(s, str) for s in specid)
+
+
+def test_manifest_integer_ids_written_as_floats_are_integers(tmp_path):
+    _header_file(tmp_path / "a.fits", RA=5.0, DEC=6.0)
+    _header_file(tmp_path / "b.fits", RA=7.0, DEC=8.0)
+    manifest = tmp_path / "stars.csv"
+    manifest.write_text("path,RA,UQFLAG\na.fits,12,2.0\nb.fits,,\n")  # pandas' gappy int column
+    ids = resolve(manifest).ids
+    assert ids["UQFLAG"].dtype == np.int64 and list(ids["UQFLAG"]) == [2, -1]
+    assert ids["RA"].dtype == np.float64 and list(ids["RA"]) == [12.0, 7.0]
+    assert list(ids["DEC"]) == [6.0, 8.0]
+
+
 # -------------------------------------------------------------------------------- shards
 @pytest.mark.parametrize(
     ("n", "size", "want"),
@@ -698,6 +719,64 @@ def test_read_shard_fits_of_a_vanished_file_and_no_redshift_warns_nothing(tmp_pa
     assert reasons[1].startswith("unreadable: ") and str(gone) in reasons[1]
     assert not got_w[1].any() and not got_f[1].any()
     assert inputs.files[0] == str(no_z)
+
+
+def test_read_shard_hdf5_names_a_malformed_star_by_its_input_index(tmp_path):
+    from phdl.fit import on_model_grid
+
+    ivar = np.ones((5, 5))
+    ivar[3, 2] = -1.0
+    path = write_spectra(tmp_path / "neg.h5", WL[:5], np.ones((5, 5)), ivar)
+    with pytest.raises(ValueError) as info:
+        on_model_grid(WL[:5], WL[:5], np.ones((1, 5)), ivar[3:4])
+    _, got_ivar, reasons = read_shard(resolve(path), Shard(1, 2, 5), WL[:5])
+    assert reasons == ["", f"unreadable: star 3: {info.value}", ""]  # star 3 = shard row 1
+    assert not got_ivar[1].any() and got_ivar[[0, 2]].all()
+
+
+def test_read_shard_hdf5_reads_only_the_shard_s_rows(data, monkeypatch):
+    import phdl.catalog.inputs as inputs_module
+
+    real, read = inputs_module._hdf5_rows, []
+
+    def spy(path, start, stop):
+        got = real(path, start, stop)
+        read.append(got[1].shape[0])
+        return got
+
+    monkeypatch.setattr(inputs_module, "_hdf5_rows", spy)
+    flux, _, _ = read_shard(resolve(data.h5), Shard(1, 3, 6), WL)
+    assert read == [3]  # of N = 7 stars
+    assert np.array_equal(flux[[0, 2]], data.flux[[3, 5]])
+
+
+def test_read_shard_silences_only_resampling_and_lamost_warnings(data, monkeypatch):
+    import phdl.fit
+    import phdl.io
+    from phdl.fit import ResampleWarning
+    from phdl.io import LamostWarning
+
+    real_grid, real_lamost = phdl.fit.on_model_grid, phdl.io.read_lamost
+
+    def on_model_grid(*args):
+        warnings.warn("resampled", ResampleWarning, stacklevel=2)
+        warnings.warn("odd pixels", RuntimeWarning, stacklevel=2)
+        return real_grid(*args)
+
+    def read_lamost(*args):
+        warnings.warn("no Z", LamostWarning, stacklevel=2)
+        warnings.warn("odd header", UserWarning, stacklevel=2)
+        return real_lamost(*args)
+
+    monkeypatch.setattr(phdl.fit, "on_model_grid", on_model_grid)
+    monkeypatch.setattr(phdl.io, "read_lamost", read_lamost)
+    for inputs in (resolve(data.h5), resolve(data.lamost[0].parent)):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            read_shard(inputs, Shard(0, 0, 2), WL)
+        assert sorted(str(w.message) for w in caught) == (
+            ["odd pixels"] * 2 if inputs.kind == "hdf5" else ["odd header"] * 2
+        )
 
 
 # ============================================================================== shard.py
@@ -1169,6 +1248,37 @@ def test_table4_needs_one_reason_per_star():
         table4(_fit_table(3), {}, ["", ""])
 
 
+def _dtypes(table: Table) -> dict[str, str]:
+    """Each column's kind and size ("f8", "i8"), any text as "text" (FITS reads it as bytes)."""
+    kinds = {k: table[k].dtype for k in table.colnames}
+    return {k: "text" if d.kind in "US" else f"{d.kind}{d.itemsize}" for k, d in kinds.items()}
+
+
+def test_table4_has_the_empty_catalogue_s_dtypes_whatever_the_fit_s_widths(tmp_path):
+    files = [_header_file(tmp_path / f"s{i}.fits", RA=1.0 + i, OBSDATE="2019-10-13", PLANID="P",
+                          SPID=1, FIBERID=i + 1) for i in range(2)]  # fmt: skip
+    ids = _fits(files).ids  # LAMOST inputs: SPECID held as Python objects
+    assert ids["SPECID"].dtype == object
+    fit = _fit_table(2)
+    for name in fit.colnames:  # single precision floats, 32-bit flags
+        if fit[name].dtype.kind == "f":
+            fit[name] = fit[name].astype(np.float32)
+    out = table4(fit, ids, ["", ""])
+    assert _dtypes(out) == _dtypes(empty())
+    assert list(out["SPECID"]) == ["2019-10-13-P-1-1", "2019-10-13-P-1-2"]
+    assert np.array_equal(out["Teff_err"], fit["Teff_err_scaled"])
+    back = read_table(write_table(out, tmp_path / "t.fits"))  # FITS takes text, not objects
+    assert list(back["SPECID"]) == list(out["SPECID"]) and _dtypes(back) == _dtypes(out)
+
+
+def test_table4_of_no_stars_is_the_empty_catalogue():
+    out = table4(_fit_table(0), {}, [])
+    assert out.colnames == columns() and len(out) == 0
+    assert _dtypes(out) == _dtypes(empty())
+    out = table4(_fit_table(0, errors=False, flags=False, status=np.zeros(0, dtype=str)), {}, [])
+    assert _dtypes(out) == _dtypes(empty())
+
+
 def test_calibrated_applies_a_calibration_keeping_the_fitted_values():
     from phdl.calibrate import Calibration, ZeroPoints
 
@@ -1602,6 +1712,26 @@ def test_run_catalog_of_no_stars_makes_the_shard_folder(tmp_path, monkeypatch):
     run = run_catalog(job, tmp_path / "c.fits", progress=False)
     assert run == CatalogRun(tmp_path / "c.fits", 0, 0, "", {})
     assert (tmp_path / "a" / "b.shards").is_dir()
+
+
+def test_run_catalog_cuts_64_stars_per_shard_by_default(tmp_path, monkeypatch):
+    seen = _fake_cluster(monkeypatch)
+    inputs = Inputs("hdf5", str(tmp_path / "s.h5"), ids=_empty_ids(65), n=65, key="k")
+    job = Job(str(tmp_path / "m.pt"), "sha", inputs, str(tmp_path / "c.fits.shards"))
+    ranges = []
+
+    def task(job, shard):
+        ranges.append((shard.start, shard.stop))
+        m = shard.stop - shard.start
+        return str(write_table(table4(_fit_table(m), {}, [""] * m),
+                               shard_paths(job.shard_dir, shard.index)[0]))  # fmt: skip
+
+    run = run_catalog(job, tmp_path / "c.fits", progress=False, task=task)
+    assert sorted(ranges) == [(0, 64), (64, 65)]
+    assert [i for i, _ in seen.client.submitted] == [0, 1]
+    assert (run.fitted, run.skipped, run.failed) == (2, 0, {})
+    table = read_table(run.path)
+    assert len(table) == 65 and table.meta["NSHARDS"] == 2
 
 
 _CALLS: list[int] = []
