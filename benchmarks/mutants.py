@@ -88,6 +88,7 @@ MODULES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
             "tests/test_fit_fast.py",
             "tests/test_protocol.py",
             "tests/test_fit_cmaes.py",
+            "tests/test_fit_cmaes_more.py",
         ),
     ),
     "calibrate": (
