@@ -151,6 +151,9 @@ def test_stage_tolerance_and_start_inside_bounds(toy):
     mean = np.array([np.asarray(es.x0, dtype=float) for es in stage.strategies])
     assert np.all(mean > BOUNDS[0]) and np.all(mean < BOUNDS[1])
     assert np.allclose(mean, [[1.25, -0.25, 1.25], [-0.25, 0.5, 0.5]], rtol=0, atol=1e-5)
+    eps = 1e-6 * (BOUNDS[1] - BOUNDS[0])  # the documented inward margin
+    assert mean[0, 0] == mean[0, 2] == BOUNDS[1] - eps
+    assert mean[0, 1] == mean[1, 0] == BOUNDS[0] + eps
 
 
 def test_run_stage_int_start_and_cov0(toy):

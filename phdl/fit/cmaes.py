@@ -142,7 +142,8 @@ class _Stage:
         self.stops = [""] * m
 
     def begin(self, seeds, sigma0: np.ndarray, cov0: np.ndarray | None) -> None:
-        """One strategy per star, its mean the scaled ``start`` (just inside the bounds)."""
+        """One strategy per star, its mean the scaled ``start``, moved inside the bounds by 1e-6
+        of their width where it lies on or beyond one (pycma needs a strictly interior start)."""
         eps = 1e-6 * (BOUNDS[1] - BOUNDS[0])
         x0 = scale(self.start[:, self.fit_idx], self.lo, self.hi)
         x0 = np.clip(x0, BOUNDS[0] + eps, BOUNDS[1] - eps)
