@@ -3,9 +3,11 @@
 The package, in the order the data flows (labels -> engine -> grid -> emulator -> fit -> book):
 
 - ``labels``      the 34 labels, their Table 1 ranges, fitting groups; label scaling (Eq. 25)
-- ``synth/``      the ab initio engine: atmosphere, continuum and line opacities, line lists,
-                  radiative transfer, instrument (LSF, pixels, normalization, Eq. 22–24);
-                  exact gradient spectra
+- ``synth/``      the ab initio engine: atmosphere (grey, or ATLAS9's: ``synth.atlas9``),
+                  partition functions (``synth.partition``), continuum and line opacities, line
+                  lists and their readers (CSV, VALD, gfall, MOOG), radiative transfer,
+                  instrument (LSF, pixels, normalization, Eq. 22–24); exact gradient spectra;
+                  the solar check (``synth.solar``)
 - ``grid``        sample labels, run the engine, write the training grid file
 - ``gridfile``    the grid file: its contract, the validating reader, the content hash
 - ``emulator/``   the Transformer (Eq. 1–7) and the Payne-style MLP; ``SpectralModel``, what a
