@@ -4,10 +4,10 @@ Solar mixture: Asplund, Grevesse, Sauval & Scott (2009, ARA&A 47, 481), photosph
 (log N_X/N_H + 12). Ionization energies: NIST ASD ground-state values (eV). Masses: IUPAC
 standard atomic weights (amu).
 
-Partition functions: the engine's are Barklem & Collet (2016, A&A 588, A96), Table 8, interpolated
-by :mod:`phdl.synth.partition` (exact at the table's temperatures). What stays here is
-the older two-level approximation, kept for the species Table 8 lacks (only H III, U = 1) and as a
-documented fallback:
+Partition functions: by default (``Physics.partition_functions="two-level"``) the engine uses the
+two-level approximation below; ``"bc2016"`` uses Barklem & Collet (2016, A&A 588, A96), Table 8,
+interpolated by :mod:`phdl.synth.partition` (exact at the table's temperatures; H III, which
+Table 8 lacks, keeps the form below, U = 1):
 
     U(T) = g0 + g1 exp(-E1 / kT),   E1 = 1 eV,
 
@@ -15,8 +15,8 @@ where g0 is the statistical weight of the ground term and g1 is set so that U(50
 ``u5040`` (read from Gray 2005, *The Observation and Analysis of Stellar Photospheres*, Appendix
 D, to ~10 %; for species absent there, the ground-term weight with a rough allowance for low-lying
 terms). Against Table 8 it is off by up to a factor 3 between 3,000 and 10,000 K (Sm III x3.0,
-Sm II x2.0, Ce I x0.37, Ba II x0.51; see tests/test_partition.py), which is why the engine
-uses the table instead.
+Sm II x2.0, Ce I x0.37, Ba II x0.51; see tests/test_partition.py): the table is the better
+choice, and becomes the default when the engine's defaults switch together (issue 14).
 """
 
 from __future__ import annotations

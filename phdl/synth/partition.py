@@ -56,24 +56,9 @@ def read_table(path: str | Path = TABLE_CSV) -> tuple[np.ndarray, dict[str, np.n
 
 def pchip_slopes(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Monotone node slopes dy/dx (Fritsch-Carlson, scipy's PCHIP): y (..., n) on nodes x (n,)."""
-    h = np.diff(x)
-    d = np.diff(y, axis=-1) / h
-    m = np.zeros_like(y)
-    w1 = 2.0 * h[1:] + h[:-1]
-    w2 = h[1:] + 2.0 * h[:-1]
-    same = d[..., :-1] * d[..., 1:] > 0
-    with np.errstate(divide="ignore", invalid="ignore"):
-        harmonic = (w1 + w2) / (w1 / d[..., :-1] + w2 / d[..., 1:])
-    m[..., 1:-1] = np.where(same, harmonic, 0.0)
-    for end, (h0, h1, d0, d1) in {
-        0: (h[0], h[1], d[..., 0], d[..., 1]),
-        -1: (h[-1], h[-2], d[..., -1], d[..., -2]),
-    }.items():
-        s = ((2.0 * h0 + h1) * d0 - h0 * d1) / (h0 + h1)
-        s = np.where(np.sign(s) != np.sign(d0), 0.0, s)
-        s = np.where((np.sign(d0) != np.sign(d1)) & (np.abs(s) > 3.0 * np.abs(d0)), 3.0 * d0, s)
-        m[..., end] = s
-    return m
+    from scipy.interpolate import PchipInterpolator
+
+    return PchipInterpolator(x, y, axis=-1)(x, nu=1)
 
 
 def _segments(x: np.ndarray, y: np.ndarray, m: np.ndarray):

@@ -267,10 +267,10 @@ class Synthesizer:
 
         p = self.physics
         atm = {"grey": "grey", "atlas9": "ATLAS9"}[p.atmosphere]
-        if p.partition_functions != "two-level":
-            atm += f", {p.partition_functions} partition functions"
+        pf = "" if p.partition_functions == "two-level" else f", {p.partition_functions} U(T)"
         return {
-            "source": f"phdl.synth {__version__} (LTE, {atm} atmosphere; {len(self.lines)} lines)",
+            "source": f"phdl.synth {__version__} (LTE, {atm} atmosphere{pf}; "
+            f"{len(self.lines)} lines)",
             "resolution": float(p.resolution),
             "normalization": f"gaussian running mean L={p.norm_length:g} A (Eq. 22-24)",
             "physics_hash": p.hash(),
