@@ -115,9 +115,9 @@ def test_without_removes_one_species():
     assert not S.without(p, "H I").balmer and S.without(p, "H I").loggf_offsets == {"Fe I": -0.05}
 
 
-def test_raw_flux_is_the_flux_before_normalization(syn):
+def test_unnormalized_is_the_flux_before_normalization(syn):
     x = L.solar()[None]
-    raw = S.raw_flux(syn, x)
+    raw = syn.unnormalized(x)
     import torch
 
     with torch.no_grad():

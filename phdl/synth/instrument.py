@@ -106,10 +106,13 @@ class Instrument:
             return (flat @ self.dense.T).reshape(shape)
         return (self.norm_matrix @ flat.T).T.reshape(shape)
 
+    def normalize(self, f: torch.Tensor) -> torch.Tensor:
+        """Eq. 22: pixel flux (..., n_pix) divided by its running mean (Eq. 23)."""
+        return f / self.running_mean(f)
+
     def __call__(self, f_int: torch.Tensor) -> torch.Tensor:
         """Internal flux (B, n_int) -> normalized flux on the output pixels (B, n_pix)."""
-        f = self.sample(f_int)
-        return f / self.running_mean(f)
+        return self.normalize(self.sample(f_int))
 
     def with_tangent(self, f_int: torch.Tensor, d_int: torch.Tensor):
         """Normalized flux (B, n_pix) and its derivative (B, M, n_pix) given the internal flux

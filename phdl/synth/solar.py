@@ -207,20 +207,13 @@ def engine_bands(window_air: tuple[float, float]) -> list[str]:
 # ----------------------------------------------------------------------------- engine runs
 
 
-def raw_flux(syn, labels) -> np.ndarray:
-    """Flux (n, n_pix) of ``syn`` (a :class:`~phdl.synth.Synthesizer`) for labels (n, 34),
-    after the line spread and pixel sampling but before the Eq. 22–24 normalization."""
-    x = torch.as_tensor(L.validate(np.atleast_2d(labels)))
-    with torch.no_grad():
-        return syn.instrument.sample(syn._stage_b(*syn._stage_a(x))).numpy()
-
-
 def _spectra(physics, labels) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Wavelength, flux before normalization and normalized flux (each (n_pix,)), one synthesis."""
     from .synthesizer import Synthesizer
 
     syn = Synthesizer(physics)
-    raw = raw_flux(syn, labels)[0]
-    norm = syn(np.atleast_2d(labels))[0]
+    raw = syn.unnormalized(labels)[0]
+    norm = syn.instrument.normalize(torch.as_tensor(raw)).numpy()
     return syn.wavelength, raw, norm
 
 

@@ -162,6 +162,14 @@ class Synthesizer:
         """Normalized flux (B, n_pix) for physical labels x (B, 34), float64 torch."""
         return self.instrument(self._stage_b(*self._stage_a(x)))
 
+    def unnormalized(self, labels: np.ndarray) -> np.ndarray:
+        """Flux (n, n_pix) for physical labels (n, 34) after the line spread and pixel sampling
+        but before the Eq. 22-24 normalization (``self.instrument.normalize`` of it is what
+        ``self(labels)`` returns)."""
+        x = torch.as_tensor(L.validate(np.atleast_2d(labels)))
+        with torch.no_grad():
+            return self.instrument.sample(self._stage_b(*self._stage_a(x))).numpy()
+
     def _jvp_all(self, fn, primal: torch.Tensor) -> tuple:
         """Primal outputs of ``fn(primal)`` and their derivatives along each of the 34 label
         directions, moved to a trailing axis of size 34 (forward mode, vmap over directions)."""
