@@ -775,8 +775,8 @@ def test_read_shard_silences_only_resampling_and_lamost_warnings(data, monkeypat
             warnings.simplefilter("always")
             read_shard(inputs, Shard(0, 0, 2), WL)
         assert sorted(str(w.message) for w in caught) == (
-            ["odd pixels"] * 2 if inputs.kind == "hdf5" else ["odd header"] * 2
-        )
+            ["odd pixels"] if inputs.kind == "hdf5" else ["odd header"] * 2
+        )  # an HDF5 shard is resampled in one call, LAMOST files one by one
 
 
 # ============================================================================== shard.py

@@ -216,11 +216,15 @@ def read_shard(
         warnings.simplefilter("ignore", LamostWarning)
         if inputs.kind == "hdf5":
             wl, f, w = _hdf5_rows(inputs.source, shard.start, shard.stop)
-            for i in range(m):  # one star at a time: a malformed one loses only its own row
-                try:
-                    flux[i], ivar[i] = on_model_grid(wavelength, wl, f[i : i + 1], w[i : i + 1])
-                except ValueError as exc:
-                    reasons[i] = f"unreadable: star {shard.start + i}: {exc}"
+            try:
+                flux[:], ivar[:] = on_model_grid(wavelength, wl, f, w)
+            except ValueError:  # a malformed star: one at a time, so only its row is lost
+                for i in range(m):
+                    try:
+                        one = on_model_grid(wavelength, wl, f[i : i + 1], w[i : i + 1])
+                        flux[i], ivar[i] = one
+                    except ValueError as exc:
+                        reasons[i] = f"unreadable: star {shard.start + i}: {exc}"
             return flux, ivar, reasons
         for i, path in enumerate(inputs.files[shard.start : shard.stop]):
             try:
