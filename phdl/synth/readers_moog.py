@@ -45,6 +45,7 @@ from .linelist import (
     _count_text,
     _finish,
     _num,
+    _replace,
     air_to_vacuum,
     molecule_name,
 )
@@ -173,11 +174,7 @@ def _parse(p: Path) -> tuple[list, list, Counter, Counter]:
 
 
 def _to_vacuum(lst: LineList, air: bool) -> LineList:
-    if not air:
-        return lst
-    cols = {n: getattr(lst, n) for n in LineList.__dataclass_fields__}
-    cols["wavelength"] = air_to_vacuum(lst.wavelength)
-    return LineList.from_arrays(**cols)
+    return _replace(lst, wavelength=air_to_vacuum(lst.wavelength)) if air else lst
 
 
 def read_moog_all(path: str | Path, air: bool = True) -> tuple[LineList, MolecularLines]:
