@@ -79,7 +79,7 @@ def _model(path: Path, seed: int) -> Path:
         "state": nets.state_dict(),
         "optimizer": None,
         "scheduler": None,
-        "progress": {"segment": 0, "epoch": 1, "best_test": 0.0, "best_epoch": 0, "finished": True},
+        "progress": {"segment": 0, "epoch": 1, "best_val": 0.0, "best_epoch": 0, "finished": True},
         "history": [],
         "grid_hash": "",
         "grid_path": "",

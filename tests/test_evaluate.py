@@ -111,9 +111,29 @@ def test_fig3_and_training_curves(setup):
     assert "paper" in text and "ours" in text
     with pytest.raises(ValueError, match="residuals"):
         plots.fig3_emulation(grid.wavelength, grid.flux[0], grid.flux[0], res[:, :5], hot)
-    hist = [{"epoch": [1, 2, 3], "train_loss": [3.0, 2.0, 1.0], "test_loss": [3.5, 2.5, 1.5]}]
+    hist = [{"epoch": [1, 2, 3], "train_loss": [3.0, 2.0, 1.0], "val_loss": [3.5, 2.5, 1.5]}]
     fig = plots.training_curves({"a": hist, "b": hist})
     assert len(fig.axes) == 2 and len(fig.axes[0].lines) == 2
+
+
+def test_training_curves_draw_every_curve_their_legend_names():
+    """The validation loss is NaN between evaluations (eval_every = 10): the curve joins the
+    evaluated epochs instead of vanishing, and the legend names exactly the drawn curves."""
+    epochs = np.arange(1, 61)
+    evaluated = epochs % 10 == 0
+    val = np.where(evaluated, 2.0 / epochs, np.nan)
+    grad_hist = {"epoch": list(epochs), "train_loss": list(3.0 / epochs),
+                 "val_loss": list(val), "val_spec": list(val / 2)}  # fmt: skip
+    plain_hist = {**grad_hist, "val_spec": list(val)}  # the flux term is the loss: no 3rd curve
+    fig = plots.training_curves({"PhDLspec": [grad_hist], "plain": [plain_hist]})
+    for ax, names in zip(fig.axes, (["train", "validation", "validation, flux term"],
+                                    ["train", "validation"]), strict=True):  # fmt: skip
+        handles, labels = ax.get_legend_handles_labels()
+        assert labels == names
+        for line in handles:
+            x, y = line.get_xdata(), line.get_ydata()
+            assert len(x) >= 2 and np.isfinite(y).all(), line.get_label()
+        assert len(handles[1].get_xdata()) == evaluated.sum()
 
 
 def test_example_star_is_nearest_the_papers():

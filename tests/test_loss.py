@@ -65,7 +65,7 @@ def _case(weights: np.ndarray) -> tuple[LinearNet, TrainData]:
         flux=flux,
         gradients=grads,
         train=torch.arange(2),
-        test=torch.arange(2),
+        val=torch.arange(2),
         lo=torch.zeros(N_LABELS, dtype=F64),
         hi=torch.full((N_LABELS,), SPAN, dtype=F64),
         weights=torch.as_tensor(weights, dtype=F64),

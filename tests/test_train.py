@@ -58,15 +58,29 @@ def trained(grid_path, tmp_path_factory):
     return train(grid_path, out, _cfg(), progress=False)
 
 
-def test_split_is_seeded_and_nine_to_one():
-    train_idx, test_idx = split_indices(6222, 0.1, 0)
-    assert len(test_idx) == 623 and len(train_idx) == 5599  # the paper's numbers
-    assert np.array_equal(np.sort(np.concatenate([train_idx, test_idx])), np.arange(6222))
-    again = split_indices(6222, 0.1, 0)
-    assert np.array_equal(again[1], test_idx)
-    assert not np.array_equal(split_indices(6222, 0.1, 1)[1], test_idx)
+def test_split_is_seeded_disjoint_and_keeps_the_papers_test_set():
+    train_idx, val_idx, test_idx = split_indices(6222, 0.1, 0, val_fraction=0.1)
+    assert len(test_idx) == 623 and len(val_idx) == 623 and len(train_idx) == 4976
+    both = np.concatenate([train_idx, val_idx, test_idx])
+    assert np.array_equal(np.sort(both), np.arange(6222))  # disjoint and complete
+    two_way = split_indices(6222, 0.1, 0)
+    assert len(two_way.val) == 0 and len(two_way.train) == 5599  # the paper's 9:1
+    assert np.array_equal(two_way.test, test_idx)  # the validation set comes from training rows
+    again = split_indices(6222, 0.1, 0, val_fraction=0.1)
+    assert np.array_equal(again.val, val_idx) and np.array_equal(again.test, test_idx)
+    assert not np.array_equal(split_indices(6222, 0.1, 1, val_fraction=0.1).val, val_idx)
     with pytest.raises(ValueError, match="at least 2"):
         split_indices(1, 0.1, 0)
+    with pytest.raises(ValueError, match="at least 3"):
+        split_indices(2, 0.1, 0, val_fraction=0.1)
+    with pytest.raises(ValueError, match="no training spectra"):
+        split_indices(10, 0.5, 0, val_fraction=0.5)
+
+
+@pytest.mark.parametrize("bad", [0.0, -0.1, 0.9, 1.0])
+def test_val_fraction_must_leave_training_stars(bad):
+    with pytest.raises(ValueError, match="val_fraction must be in"):
+        TrainConfig(test_fraction=0.1, val_fraction=bad)
 
 
 def test_gradient_sigma_and_scaling(grid):
@@ -79,10 +93,10 @@ def test_gradient_sigma_and_scaling(grid):
 
 
 def _data(grid, plain=False):
-    train_idx, test_idx = split_indices(N_SPEC, 0.1, 0)
+    train_idx, val_idx, _ = split_indices(N_SPEC, 0.1, 0, val_fraction=0.1)
     lo, hi = label_scaling(grid.labels[train_idx])
     return TrainData.build(
-        grid, train_idx, test_idx, lo, hi, gradient_sigma(grid.gradients, train_idx)
+        grid, train_idx, val_idx, lo, hi, gradient_sigma(grid.gradients, train_idx)
     )
 
 
@@ -147,23 +161,29 @@ def test_checkpoint_contents_and_round_trip(trained, grid):
     assert ckpt["progress"]["finished"] and ckpt["kind"] == "transformer"
     assert ckpt["optimizer"] is None and list(ckpt["label_names"]) == list(grid.label_names)
     emu = load(trained)
-    assert emu.kind == "transformer" and len(emu.test_indices) == 4
-    assert len(emu.train_indices) == 36 and np.array_equal(emu.wavelength, grid.wavelength)
+    assert emu.kind == "transformer" and len(emu.test_indices) == 4 and len(emu.val_indices) == 4
+    assert len(emu.train_indices) == 32 and np.array_equal(emu.wavelength, grid.wavelength)
+    split = ckpt["split"]  # the checkpoint records the split: three disjoint sets of rows
+    rows = [np.asarray(split[k]) for k in ("train", "val", "test")]
+    assert np.array_equal(np.sort(np.concatenate(rows)), np.arange(N_SPEC))
+    assert all(
+        np.array_equal(r, i) for r, i in zip(rows, split_indices(N_SPEC, 0.1, 0, 0.1), strict=True)
+    )
     hist = emu.history[0]
     assert set(HISTORY_KEYS) <= set(hist) and hist["epoch"] == [1, 2, 3, 4, 5, 6]
-    # bit for bit: the loaded weights give exactly the best test loss recorded in training
+    # bit for bit: the loaded weights give exactly the best validation loss recorded
     cfg = TrainConfig.from_dict(ckpt["train_config"])
     data = _data(grid)
     eval_pix = torch.arange(N_PIX)  # eval_pixels (128) >= N_PIX: every pixel
     spec, grad = evaluate(
         emu.nets[0],
         data,
-        data.test,
+        data.val,
         eval_pix,
         emu.nets[0].query(torch.as_tensor(grid.wavelength)).float(),
         with_grad=True,
     )
-    assert spec + cfg.grad_weight * grad == min(hist["test_loss"])
+    assert spec + cfg.grad_weight * grad == min(hist["val_loss"])
     p1 = emu.predict(grid.labels[:5])
     assert np.array_equal(p1, load(trained).predict(grid.labels[:5]))
 
@@ -187,7 +207,7 @@ def test_resume_continues_the_schedule(grid_path, grid, tmp_path, trained):
     train(grid_path, out, _cfg(), progress=False, callback=lambda r: seen.append(r["epoch"]))
     assert seen == [4, 5, 6]
     a, b = load(trained), load(out)
-    for key in ("epoch", "lr", "train_loss", "test_loss", "test_grad"):
+    for key in ("epoch", "lr", "train_loss", "val_loss", "val_grad"):
         assert a.history[0][key] == b.history[0][key], key
     assert np.array_equal(a.predict(grid.labels[:3]), b.predict(grid.labels[:3]))
 
@@ -233,9 +253,26 @@ def test_replace_retrains_a_checkpoint_of_another_config(grid_path, trained, tmp
     assert load(stale).train_config["epochs"] == 7
     junk = tmp_path / "junk.pt"
     junk.write_text("junk")
-    with pytest.warns(UserWarning, match="not a phdl model checkpoint; retraining"):
+    with pytest.warns(UserWarning, match="not a phdl model checkpoint .*; retraining"):
         train(grid_path, junk, _cfg(epochs=7), progress=False, replace=True)
     assert load(junk).train_config["epochs"] == 7
+
+
+def test_a_checkpoint_of_the_old_format_is_named_and_retrained(grid_path, trained, tmp_path):
+    """Format 1 kept the weights of the lowest *test* loss: refused by load, retrained."""
+    ckpt = torch.load(trained, weights_only=True)
+    ckpt["format"] = "phdl-emulator-1"
+    old = tmp_path / "old.pt"
+    torch.save(ckpt, old)
+    with pytest.raises(ValueError, match=r"older phdl \(format 'phdl-emulator-1'.*retrain"):
+        load(old)
+    with pytest.raises(ValueError, match="older phdl"):
+        train(grid_path, old, _cfg(), progress=False)
+    with pytest.warns(UserWarning, match="older phdl.*retraining"):
+        train(grid_path, old, _cfg(), progress=False, replace=True)
+    assert np.array_equal(
+        load(old).predict(np.zeros((1, N_LABELS))), load(trained).predict(np.zeros((1, N_LABELS)))
+    )
 
 
 def test_grid_without_gradients(tmp_path):
@@ -248,7 +285,7 @@ def test_grid_without_gradients(tmp_path):
     assert not (tmp_path / "m.pt").exists()
     out = train(path, tmp_path / "m.pt", _cfg(epochs=2, plain=True), progress=False)
     emu = load(out)
-    assert np.isnan(emu.history[0]["test_grad"]).all() and np.isnan(emu.grad_sigma).all()
+    assert np.isnan(emu.history[0]["val_grad"]).all() and np.isnan(emu.grad_sigma).all()
     assert emu.predict(np.zeros((1, N_LABELS)) + emu.label_min).shape == (1, 30)
 
 
@@ -306,3 +343,36 @@ def test_cli_missing_grid_and_happy_path(grid_path, tmp_path, capsys):
     assert capsys.readouterr().out.strip() == str(out)
     emu = load(out)
     assert emu.kind == "mlp" and emu.train_config["plain"] and len(emu.history[0]["epoch"]) == 2
+
+
+def _poisoned(grid_path, rows, out):
+    """A copy of the grid with the fluxes and gradient spectra of ``rows`` replaced by noise."""
+    import shutil
+
+    import h5py
+
+    shutil.copy(grid_path, out)
+    rng = np.random.default_rng(7)
+    with h5py.File(out, "r+") as f:
+        for name in ("flux", "gradients"):
+            data = f[name][...]
+            data[np.sort(rows)] = rng.uniform(0.0, 2.0, data[np.sort(rows)].shape)
+            f[name][...] = data
+    return out
+
+
+def test_training_never_reads_the_test_stars(grid_path, grid, trained, tmp_path):
+    """Poisoned test fluxes: the same model, bit for bit. Poisoned validation fluxes: another
+    model (so the comparison can tell)."""
+    emu = load(trained)
+    twin = load(train(_poisoned(grid_path, emu.test_indices, tmp_path / "t.h5"),
+                      tmp_path / "t.pt", _cfg(), progress=False))  # fmt: skip
+    assert np.array_equal(twin.test_indices, emu.test_indices)
+    for a, b in zip(emu.nets.state_dict().values(), twin.nets.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+    for key in set(HISTORY_KEYS) - {"seconds"}:
+        assert twin.history[0][key] == emu.history[0][key], key
+    other = load(train(_poisoned(grid_path, emu.val_indices, tmp_path / "v.h5"),
+                       tmp_path / "v.pt", _cfg(), progress=False))  # fmt: skip
+    assert other.history[0]["val_loss"] != emu.history[0]["val_loss"]
+    assert not np.array_equal(other.predict(grid.labels[:3]), emu.predict(grid.labels[:3]))

@@ -21,7 +21,7 @@ from phdl.emulator.config import ModelConfig, config_for, kind_of
 from phdl.emulator.networks import MLPNet, TransformerNet
 from phdl.labels import N_LABELS, scale, validate
 
-FORMAT = "phdl-emulator-1"
+FORMAT = "phdl-emulator-2"  # 2: a validation set chooses the kept weights (1 used the test set)
 #: Pixel-spectra (times tangents) per Transformer call in predict / jacobian (cache-sized).
 CHUNK = 8192
 
@@ -36,18 +36,32 @@ CHECKPOINT_KEYS: dict[str, str] = {
     "label_max": "(34,) float64 tensor: p_max of Eq. 25 (physical units)",
     "wavelength": "(n_pix,) float64 tensor, Å (vacuum): the training grid",
     "segments": "list of [start, stop) pixel ranges, one network each",
-    "best_state": "state_dict of the networks (ModuleList) with the lowest test loss",
+    "best_state": "state_dict of the networks (ModuleList) with the lowest validation loss",
     "state": "state_dict of the networks at the last finished epoch (for resuming)",
     "optimizer": "Adam state of the segment in progress (None when finished)",
     "scheduler": "cosine-annealing state of the segment in progress (None when finished)",
-    "progress": "dict: segment, epoch (next to run), best_test, best_epoch, finished",
+    "progress": "dict: segment, epoch (next to run), best_val, best_epoch, finished",
     "history": "list (per segment) of dicts of per-epoch lists (losses, lr, seconds)",
     "grid_hash": "phdl.grid.grid_hash of the training grid",
     "grid_path": "path of the training grid when trained (informative)",
-    "split": "dict: seed, train (indices), test (indices) into the grid's rows",
+    "split": "dict: seed, train, val, test (disjoint sorted index tensors into the grid's rows)",
     "grad_sigma": "(34,) float64 tensor: σ_m of the gradient weights w_m = 1/σ_m (physical)",
     "phdl_version": "phdl version that wrote the file",
 }
+
+
+def check_format(ckpt: Any, source: str) -> None:
+    """ValueError unless ``ckpt`` is a checkpoint dict of this :data:`FORMAT`; an older phdl
+    checkpoint is named as such (it must be retrained)."""
+    fmt = ckpt.get("format") if isinstance(ckpt, dict) else None
+    if fmt == FORMAT:
+        return
+    if isinstance(fmt, str) and fmt.startswith("phdl-emulator-"):
+        raise ValueError(
+            f"{source} is a checkpoint of an older phdl (format {fmt!r}, whose test stars chose "
+            f"the kept weights); this phdl reads {FORMAT!r}: retrain it with phdl train"
+        )
+    raise ValueError(f"{source} is not a phdl model checkpoint (format {FORMAT!r})")
 
 
 def split_segments(n_pix: int, n_segments: int) -> list[tuple[int, int]]:
@@ -136,8 +150,9 @@ class Emulator:
 
     Attributes: ``kind`` ('transformer' | 'mlp'), ``config``, ``wavelength`` (n_pix,) Å,
     ``label_names``, ``label_min`` / ``label_max`` (Eq. 25 scaling, physical), ``segments``,
-    ``nets`` (one network per segment), ``history``, ``train_indices`` / ``test_indices`` (rows of
-    the training grid), ``grid_hash``, ``train_config``, ``finished``.
+    ``nets`` (one network per segment), ``history``, ``train_indices`` / ``val_indices`` /
+    ``test_indices`` (disjoint rows of the training grid: fitted, chose the kept weights, held
+    out), ``grid_hash``, ``train_config``, ``finished``.
     """
 
     def __init__(
@@ -165,6 +180,7 @@ class Emulator:
         self.grid_hash: str = meta.get("grid_hash", "")
         split = meta.get("split", {})
         self.train_indices = np.asarray(split.get("train", []), dtype=np.int64)
+        self.val_indices = np.asarray(split.get("val", []), dtype=np.int64)
         self.test_indices = np.asarray(split.get("test", []), dtype=np.int64)
         self.grad_sigma = np.asarray(meta.get("grad_sigma", np.full(N_LABELS, np.nan)))
         self.finished: bool = bool(meta.get("progress", {}).get("finished", True))
@@ -340,8 +356,7 @@ class Emulator:
     @classmethod
     def from_checkpoint(cls, ckpt: dict[str, Any], source: str = "checkpoint") -> Emulator:
         """Rebuild from a checkpoint dict (the weights of ``best_state``)."""
-        if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
-            raise ValueError(f"{source} is not a phdl model checkpoint (format {FORMAT!r})")
+        check_format(ckpt, source)
         missing = [k for k in CHECKPOINT_KEYS if k not in ckpt]
         if missing:
             raise ValueError(f"{source}: checkpoint lacks {missing}")

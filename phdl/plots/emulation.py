@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 
@@ -86,12 +87,14 @@ def fig3_emulation(
 
 
 def training_curves(histories: Mapping[str, Sequence[Mapping[str, Sequence[float]]]]) -> Figure:
-    """Train and test loss against epoch for several models, one panel per model.
+    """Training and validation loss against epoch for several models, one panel per model.
 
     ``histories`` maps a model name to its per-segment history (``Emulator.history``: a list of
-    dicts with ``epoch``, ``train_loss``, ``test_loss``, and optionally ``train_spec`` /
-    ``test_spec``, the L1 flux term). Losses are L1 in normalized flux (+ the weighted L1 of the
-    gradient spectra where it was on).
+    dicts with ``epoch``, ``train_loss``, ``val_loss``, and optionally ``val_spec``, the L1
+    flux term). Losses are L1 in normalized flux (+ the weighted L1 of the gradient spectra
+    where it was on). The validation loss is evaluated every ``eval_every`` epochs (NaN in
+    between): each curve joins the epochs where it was evaluated. The test stars have no curve:
+    training never evaluates them.
     """
     if not histories:
         raise ValueError("histories is empty")
@@ -99,18 +102,31 @@ def training_curves(histories: Mapping[str, Sequence[Mapping[str, Sequence[float
     fig, axes = plt.subplots(1, n, figsize=(4.4 * n, 3.6), layout="constrained", squeeze=False)
     for ax, (name, segs) in zip(axes[0], histories.items(), strict=True):
         for s, h in enumerate(segs):
-            if not h.get("epoch"):
-                continue
             tag = f" (segment {s + 1})" if len(segs) > 1 else ""
-            ax.plot(h["epoch"], h["train_loss"], lw=0.9, label=f"train{tag}")
-            ax.plot(h["epoch"], h["test_loss"], lw=0.9, label=f"test{tag}")
-            if h.get("test_spec") and np.any(np.asarray(h["test_spec"]) != h["test_loss"]):
-                ax.plot(h["epoch"], h["test_spec"], lw=0.9, ls=":", label=f"test, flux term{tag}")
+            _curve(ax, h, "train_loss", f"train{tag}")
+            _curve(ax, h, "val_loss", f"validation{tag}")
+            spec, loss = (
+                np.asarray(h.get("val_spec", []), float),
+                np.asarray(h.get("val_loss", []), float),
+            )
+            if spec.size and (
+                spec.shape != loss.shape or not np.allclose(spec, loss, equal_nan=True)
+            ):
+                _curve(ax, h, "val_spec", f"validation, flux term{tag}", ls=":")
         ax.set_yscale("log")
         ax.set_xlabel("epoch")
         ax.set_title(name, fontsize=10)
         ax.grid(alpha=0.3)
-        if len(segs) <= 2:
+        if len(segs) <= 2 and ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=8)
     axes[0, 0].set_ylabel("L1 loss")
     return fig
+
+
+def _curve(ax: Axes, history: Mapping[str, Sequence[float]], key: str, label: str, **kw) -> None:
+    """Plot ``history[key]`` against epoch over its finite values; nothing if it has none."""
+    x = np.asarray(history.get("epoch", []), dtype=float)
+    y = np.asarray(history.get(key, []), dtype=float)
+    ok = np.isfinite(y) & (y > 0)
+    if ok.any():
+        ax.plot(x[ok], y[ok], lw=0.9, marker="." if ok.sum() < 30 else None, label=label, **kw)

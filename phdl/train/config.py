@@ -2,8 +2,8 @@
 
 :class:`TrainConfig` defaults are the paper's schedule with the paper's architecture: 11 wavelength
 segments, up to 3000 epochs each, Adam, cosine annealing from 1e-3, batch 256, early stopping
-after 500 epochs without test improvement, the full gradient term. The presets scale this down
-for a CPU (see :data:`PRESETS`).
+after 500 epochs without improvement on the validation stars, the full gradient term. The
+presets scale this down for a CPU (see :data:`PRESETS`).
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ class TrainConfig:
     - ``model``: architecture (:class:`TransformerConfig` or :class:`MLPConfig`).
     - ``plain``: True = L_grad off (the "ordinary Transformer" of Figure 4), same schedule.
     - ``epochs``: maximum epochs per segment; also the period T_max of the cosine annealing.
-    - ``patience``: stop a segment after this many epochs without a lower test loss; the
-      weights of the lowest test loss are kept.
+    - ``patience``: stop a segment after this many epochs without a lower validation loss;
+      the weights of the lowest validation loss are kept. The test stars play no part.
     - ``batch_size``, ``lr`` (initial), ``lr_min`` (end of the cosine).
     - ``segments``: the spectrum is cut into this many contiguous pixel ranges, and one network
       per segment is trained after the other, each with its own full schedule (our reading of
@@ -40,7 +40,7 @@ class TrainConfig:
       spectra of each (shuffled) batch only, L_spec still over all: unbiased, cheaper.
     - ``grad_weight``: factor on L_grad (the paper: 1, L = L_spec + L_grad).
     - ``grad_warmup``: the first ``grad_warmup`` epochs of each segment take their training
-      steps on L_spec alone; from then on the steps add L_grad. The test loss (best weights,
+      steps on L_spec alone; from then on the steps add L_grad. The validation loss (best weights,
       early stopping) includes L_grad from the first epoch. 0 = L_grad from the start (the
       paper; every preset). Ignored for plain models.
     - ``grad_norm``: "l1" (Eq. 10, the paper) or "l2": Σ_m w_m² (∂f/∂θ_m - ∂f̂/∂θ_m)².
@@ -51,14 +51,18 @@ class TrainConfig:
       label follows that of the gradient spectra. Ignored for plain models.
     - ``micro_batch``: 0 = whole batch at once; m > 0 = accumulate the batch's gradient over
       chunks of m spectra (bounds memory of the gradient term; same update up to rounding).
-    - ``eval_pixels``: 0 = test loss over every pixel of the segment; n > 0 = over a fixed
-      seeded subset of n pixels (cheaper; the same subset every epoch).
-    - ``eval_every``: evaluate the test loss every this many epochs (and at the last one); the
+    - ``eval_pixels``: 0 = validation loss over every pixel of the segment; n > 0 = over a
+      fixed seeded subset of n pixels (cheaper; the same subset every epoch).
+    - ``eval_every``: evaluate the validation loss every this many epochs (and at the last one); the
       best model and early stopping only see those epochs (paper: 1).
-    - ``monitor_grad``: also record the test gradient error of a plain model (if the grid has
-      gradients), for the training curves.
-    - ``test_fraction`` (paper 0.1, rounded up: 623 of 6222), ``split_seed`` (the 9:1 split),
-      ``seed`` (initialization, shuffling, pixel and label subsets).
+    - ``monitor_grad``: also record the validation gradient error of a plain model (if the grid
+      has gradients), for the training curves.
+    - ``test_fraction`` (paper 0.1, rounded up: 623 of 6222): the held-out test stars, read
+      only after training, for the reported numbers. ``val_fraction``: the validation stars,
+      taken from the rest, that choose the early stop and the kept weights (the paper names
+      no validation set; we take 0.1 of the grid, so the paper's grid trains on 4,977).
+      ``split_seed`` (the split, :func:`phdl.train.split_indices`), ``seed``
+      (initialization, shuffling, pixel and label subsets).
     """
 
     model: ModelConfig = field(default_factory=TransformerConfig)
@@ -81,6 +85,7 @@ class TrainConfig:
     eval_every: int = 1
     monitor_grad: bool = True
     test_fraction: float = 0.1
+    val_fraction: float = 0.1
     split_seed: int = 0
     seed: int = 0
 
@@ -106,6 +111,11 @@ class TrainConfig:
             raise ValueError(f"grad_labels must be in 1..{N_LABELS}, got {self.grad_labels!r}")
         if not 0.0 < self.test_fraction < 1.0:
             raise ValueError(f"test_fraction must be in (0, 1), got {self.test_fraction}")
+        if not 0.0 < self.val_fraction < 1.0 - self.test_fraction:
+            raise ValueError(
+                f"val_fraction must be in (0, 1 - test_fraction) = "
+                f"(0, {1 - self.test_fraction:g}), got {self.val_fraction}"
+            )
         if not self.lr > 0 or not 0 <= self.lr_min <= self.lr:
             raise ValueError(f"need lr > 0 and 0 <= lr_min <= lr, got {self.lr}, {self.lr_min}")
         if self.label_init not in ("default", "sensitivity"):
@@ -152,8 +162,8 @@ class TrainConfig:
 #: - "quick": a 2-core CPU and the quick profile's 320-spectrum grid. Transformer d = 64,
 #:   2 blocks, 16 tokens, 600 epochs (patience 200), 128 random pixels per step, batch 16,
 #:   Adam from 3e-3; the gradient term from 4 random labels on 4 spectra of each batch
-#:   (unbiased), weight 1e-4; the test loss every 10 epochs on 256 fixed pixels. The MLP is the
-#:   Payne: flux only, early stopping, lr 3e-3, batch 16. The sweeps that chose these values
+#:   (unbiased), weight 1e-4; the validation loss every 10 epochs on 256 fixed pixels. The MLP
+#:   is the Payne: flux only, early stopping, lr 3e-3, batch 16. The sweeps that chose these values
 #:   are in BENCHMARKS.md.
 #: - "tiny": for tests and the smoke-test book.
 PRESETS: dict[str, dict[str, TrainConfig]] = {

@@ -1,9 +1,11 @@
-"""Training data: the seeded 9:1 split, the label scaling (Eq. 25), the gradient weights σ_m."""
+"""Training data: the seeded train / validation / test split, the label scaling (Eq. 25), the
+gradient weights σ_m."""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -11,16 +13,37 @@ import torch
 from phdl.labels import LABELS, LOWER, UPPER
 
 
-def split_indices(n: int, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Seeded split of ``n`` grid rows into (train, test) sorted index arrays.
+class Split(NamedTuple):
+    """Sorted row indices of the three disjoint sets of a grid."""
 
-    The test set has ceil(test_fraction · n) rows (the paper: 623 of 6,222 at 0.1).
+    train: np.ndarray  # fitted by the optimizer
+    val: np.ndarray  # early stopping, best weights, every preset sweep
+    test: np.ndarray  # read once, for the reported numbers
+
+
+def split_indices(n: int, test_fraction: float, seed: int, val_fraction: float = 0.0) -> Split:
+    """Seeded split of ``n`` grid rows into (train, val, test) sorted index arrays.
+
+    The test set has ceil(test_fraction · n) rows (the paper: 623 of 6,222 at 0.1), the
+    validation set ceil(val_fraction · n) (0 rows at 0.0), the training set the rest. The test
+    rows depend on ``n``, ``test_fraction`` and ``seed`` only: adding a validation set takes it
+    from the training rows and leaves the test stars as they were.
     """
-    if n < 2:
-        raise ValueError(f"the grid has {n} spectrum; at least 2 are needed for a train/test split")
+    if n < 2 + (val_fraction > 0):
+        raise ValueError(
+            f"the grid has {n} spectra; at least {2 + (val_fraction > 0)} are needed for a "
+            f"{'train/validation/test' if val_fraction > 0 else 'train/test'} split"
+        )
     n_test = min(max(1, math.ceil(test_fraction * n - 1e-9)), n - 1)
+    n_val = 0 if val_fraction <= 0 else max(1, math.ceil(val_fraction * n - 1e-9))
+    if n_test + n_val > n - 1:
+        raise ValueError(
+            f"a grid of {n} spectra leaves no training spectra with {n_test} test and {n_val} "
+            "validation spectra; lower test_fraction or val_fraction"
+        )
     perm = np.random.default_rng(seed).permutation(n)
-    return np.sort(perm[n_test:]), np.sort(perm[:n_test])
+    val = perm[n_test : n_test + n_val]
+    return Split(np.sort(perm[n_test + n_val :]), np.sort(val), np.sort(perm[:n_test]))
 
 
 def label_scaling(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -65,8 +88,8 @@ class TrainData:
     labels: torch.Tensor  # (n, 34) physical
     flux: torch.Tensor  # (n, n_pix)
     gradients: torch.Tensor | None  # (n, 34, n_pix) per physical unit
-    train: torch.Tensor  # (n_train,) long
-    test: torch.Tensor  # (n_test,) long
+    train: torch.Tensor  # (n_train,) long: the rows the optimizer fits
+    val: torch.Tensor  # (n_val,) long: the rows of early stopping and best-weight selection
     lo: torch.Tensor  # (34,) p_min of Eq. 25
     hi: torch.Tensor  # (34,) p_max of Eq. 25
     weights: torch.Tensor  # (34,) w_m
@@ -76,13 +99,16 @@ class TrainData:
         cls,
         grid,
         train: np.ndarray,
-        test: np.ndarray,
+        val: np.ndarray,
         label_min: np.ndarray,
         label_max: np.ndarray,
         sigma: np.ndarray,
         device: str | torch.device = "cpu",
     ) -> TrainData:
-        """From a :class:`phdl.grid.Grid` and the split / scaling stored in a checkpoint."""
+        """From a :class:`phdl.grid.Grid` and the split / scaling stored in a checkpoint.
+
+        The test rows are not an argument: nothing in training can read them.
+        """
         if tuple(grid.label_names) != LABELS:
             raise ValueError(f"{grid.path}: label_names differ from phdl.labels.LABELS")
         f32 = torch.float32
@@ -92,7 +118,7 @@ class TrainData:
             flux=torch.as_tensor(grid.flux, dtype=f32, device=device),
             gradients=None if grads is None else torch.as_tensor(grads, dtype=f32, device=device),
             train=torch.as_tensor(train, dtype=torch.long, device=device),
-            test=torch.as_tensor(test, dtype=torch.long, device=device),
+            val=torch.as_tensor(val, dtype=torch.long, device=device),
             lo=torch.as_tensor(label_min, dtype=f32, device=device),
             hi=torch.as_tensor(label_max, dtype=f32, device=device),
             weights=torch.as_tensor(gradient_weights(sigma), dtype=f32, device=device),

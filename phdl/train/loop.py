@@ -24,7 +24,13 @@ from torch import nn
 
 from phdl import __version__
 from phdl.emulator.config import as_dict
-from phdl.emulator.model import FORMAT, build_network, check_compatible, split_segments
+from phdl.emulator.model import (
+    FORMAT,
+    build_network,
+    check_compatible,
+    check_format,
+    split_segments,
+)
 from phdl.grid import check_writable, grid_hash, read_grid
 from phdl.labels import N_LABELS
 from phdl.train.config import TrainConfig, preset
@@ -44,9 +50,12 @@ def resolve_config(config: TrainConfig | str | None) -> TrainConfig:
 
 
 def _fresh(cfg: TrainConfig, grid: Any, ghash: str, grid_path: Path) -> dict[str, Any]:
-    """A new checkpoint dict: split, scaling, σ_m, seeded initial weights."""
+    """A new checkpoint dict: split, scaling, σ_m, seeded initial weights.
+
+    The scaling and σ_m come from the training rows alone."""
     segments = split_segments(len(grid.wavelength), cfg.segments)
-    train, test = split_indices(len(grid), cfg.test_fraction, cfg.split_seed)
+    train, val, test = split_indices(len(grid), cfg.test_fraction, cfg.split_seed,
+                                     cfg.val_fraction)  # fmt: skip
     lo, hi = label_scaling(grid.labels[train])
     if grid.gradients is not None:
         sigma = gradient_sigma(grid.gradients, train)
@@ -80,7 +89,7 @@ def _fresh(cfg: TrainConfig, grid: Any, ghash: str, grid_path: Path) -> dict[str
         "progress": {
             "segment": 0,
             "epoch": 0,
-            "best_test": [float("inf")] * n_seg,
+            "best_val": [float("inf")] * n_seg,
             "best_epoch": [-1] * n_seg,
             "finished": False,
         },
@@ -90,6 +99,7 @@ def _fresh(cfg: TrainConfig, grid: Any, ghash: str, grid_path: Path) -> dict[str
         "split": {
             "seed": cfg.split_seed,
             "train": torch.as_tensor(train),
+            "val": torch.as_tensor(val),
             "test": torch.as_tensor(test),
         },
         "grad_sigma": torch.as_tensor(sigma),
@@ -127,8 +137,10 @@ def _existing(out: Path, cfg: TrainConfig, grid: Any, ghash: str) -> dict[str, A
         ckpt = torch.load(out, map_location="cpu", weights_only=True)
     except Exception:  # noqa: BLE001 - any failure means: not our checkpoint
         ckpt = None
-    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
-        raise CheckpointMismatch(f"{out} exists and is not a phdl model checkpoint")
+    try:
+        check_format(ckpt, f"{out} exists and")
+    except ValueError as exc:
+        raise CheckpointMismatch(str(exc)) from None
     try:
         check_compatible(ckpt["label_names"], np.asarray(ckpt["wavelength"]), grid,
                          f"checkpoint {out}")  # fmt: skip
@@ -192,7 +204,7 @@ def train(
     split = ckpt["split"]
     lo, hi = np.asarray(ckpt["label_min"]), np.asarray(ckpt["label_max"])
     data = TrainData.build(
-        grid, np.asarray(split["train"]), np.asarray(split["test"]), lo, hi,
+        grid, np.asarray(split["train"]), np.asarray(split["val"]), lo, hi,
         np.asarray(ckpt["grad_sigma"]), device,
     )  # fmt: skip
     segments = [tuple(s) for s in ckpt["segments"]]

@@ -2,7 +2,9 @@
 
 An epoch shuffles the training spectra and takes one Adam step per batch (a random subset of
 pixels and of gradient labels per step, if the config asks), then, every ``eval_every``
-epochs, evaluates the test loss; the weights with the lowest test loss are kept. Every random
+epochs, evaluates the loss of the validation stars; the weights with the lowest validation loss
+are kept, and a segment stops early when it has not improved for ``patience`` epochs. The test
+stars are not in :class:`~phdl.train.data.TrainData` at all. Every random
 choice of an epoch is seeded by (seed, segment, epoch), so a resumed run follows the same
 schedule as an uninterrupted one. The checkpoint dict is updated after every epoch and saved
 through a :class:`Saver` (atomically, at most every few seconds).
@@ -29,7 +31,7 @@ from phdl.train.loss import batch_loss, evaluate
 
 HISTORY_KEYS = (
     "epoch", "lr", "train_loss", "train_spec", "train_grad",
-    "test_loss", "test_spec", "test_grad", "seconds",
+    "val_loss", "val_spec", "val_grad", "seconds",
 )  # fmt: skip
 
 
@@ -71,7 +73,7 @@ class Saver:
 
 @dataclass
 class _Segment:
-    """Network ``s`` and its pixels [a, b): the wavelength query, the test pixels."""
+    """Network ``s`` and its pixels [a, b): the wavelength query, the validation pixels."""
 
     s: int
     a: int
@@ -79,7 +81,7 @@ class _Segment:
     net: nn.Module
     enc: torch.Tensor | None  # the Transformer's query for every pixel of the segment
     pixels: torch.Tensor  # (b - a,) grid pixel indices
-    eval_pixels: torch.Tensor  # the pixels of the test loss
+    eval_pixels: torch.Tensor  # the pixels of the validation loss
 
     @classmethod
     def build(cls, s: int, net: nn.Module, wavelength, cfg: TrainConfig, ckpt, dev) -> _Segment:
@@ -155,22 +157,22 @@ def _step(seg: _Segment, data: TrainData, cfg: TrainConfig, opt, rows, pix, whic
     return sums
 
 
-def _test_loss(seg: _Segment, data: TrainData, cfg: TrainConfig) -> tuple[float, float, float]:
-    """(L, L_spec, L_grad) of the test spectra at the segment's test pixels."""
+def _val_loss(seg: _Segment, data: TrainData, cfg: TrainConfig) -> tuple[float, float, float]:
+    """(L, L_spec, L_grad) of the validation spectra at the segment's validation pixels."""
     with_grad = data.gradients is not None and (not cfg.plain or cfg.monitor_grad)
     pix = seg.eval_pixels
-    spec, grad = evaluate(seg.net, data, data.test, pix, seg.query(pix), with_grad=with_grad,
+    spec, grad = evaluate(seg.net, data, data.val, pix, seg.query(pix), with_grad=with_grad,
                           norm=cfg.grad_norm)  # fmt: skip
     return spec + (0.0 if cfg.plain else cfg.grad_weight * grad), spec, grad
 
 
 def _record(ckpt: dict[str, Any], seg: _Segment, rec: dict[str, Any], opt, sched) -> None:
-    """Append the epoch's record; keep the weights if the test loss is the best so far."""
+    """Append the epoch's record; keep the weights if the validation loss is the best so far."""
     prog, s = ckpt["progress"], seg.s
     for key in HISTORY_KEYS:
         ckpt["history"][s][key].append(rec[key])
-    if rec["test_loss"] < prog["best_test"][s]:
-        prog["best_test"][s], prog["best_epoch"][s] = rec["test_loss"], rec["epoch"] - 1
+    if rec["val_loss"] < prog["best_val"][s]:
+        prog["best_val"][s], prog["best_epoch"][s] = rec["val_loss"], rec["epoch"] - 1
         ckpt["best_state"].update(_seg_state(seg.net, s))
     prog["epoch"] = rec["epoch"]
     ckpt["state"].update(_seg_state(seg.net, s))
@@ -191,24 +193,24 @@ def train_segment(
     """Train network ``s`` on its pixel range until ``cfg.epochs`` or early stopping."""
     seg = _Segment.build(s, nets[s], wavelength, cfg, ckpt, data.flux.device)
     opt, sched = _optimizer(seg.net, cfg, ckpt)
-    prog, last_test = ckpt["progress"], float("nan")
+    prog, last_val = ckpt["progress"], float("nan")
     with _bar(cfg, ckpt, s, progress) as bar:
         for epoch in range(prog["epoch"], cfg.epochs):
             if epoch > 0 and epoch - 1 - prog["best_epoch"][s] >= cfg.patience:
-                break  # early stopping: no better test loss for `patience` epochs
+                break  # early stopping: no better validation loss for `patience` epochs
             t0 = time.perf_counter()
             lr = opt.param_groups[0]["lr"]
             train = _train_epoch(seg, data, cfg, opt, epoch)
             sched.step()
-            test = (float("nan"),) * 3
+            val = (float("nan"),) * 3
             if (epoch + 1) % cfg.eval_every == 0 or epoch + 1 == cfg.epochs:
-                test = _test_loss(seg, data, cfg)
-                last_test = test[0]
-            values = [epoch + 1, lr, *map(float, train), *test, time.perf_counter() - t0]
+                val = _val_loss(seg, data, cfg)
+                last_val = val[0]
+            values = [epoch + 1, lr, *map(float, train), *val, time.perf_counter() - t0]
             rec = dict(zip(HISTORY_KEYS, values, strict=True))
             _record(ckpt, seg, rec, opt, sched)
             saver.maybe(ckpt)
-            _show(bar, train, last_test, prog["best_test"][s])
+            _show(bar, train, last_val, prog["best_val"][s])
             if callback is not None:
                 callback({**rec, "segment": s})
     _finish_segment(ckpt, seg, saver)
@@ -225,11 +227,11 @@ def _bar(cfg: TrainConfig, ckpt: dict[str, Any], s: int, progress: bool):
     return tqdm(total=cfg.epochs, initial=initial, desc=label, unit="ep", disable=not progress)
 
 
-def _show(bar, train: np.ndarray, test: float, best: float) -> None:
+def _show(bar, train: np.ndarray, val: float, best: float) -> None:
     """Advance the bar by one epoch, showing the losses."""
     bar.update(1)
     bar.set_postfix(loss=f"{train[0]:.4g}", spec=f"{train[1]:.4g}", grad=f"{train[2]:.4g}",
-                    test=f"{test:.4g}", best=f"{best:.4g}")  # fmt: skip
+                    val=f"{val:.4g}", best=f"{best:.4g}")  # fmt: skip
 
 
 def _finish_segment(ckpt: dict[str, Any], seg: _Segment, saver: Saver) -> None:
