@@ -184,6 +184,19 @@ def test_teff_trends_skips_elements_with_fewer_than_four_pairs_and_names_them(st
     assert [(level, own + 1) for _, level, own in stacklevels] == [(2, 2)]
 
 
+def test_teff_trends_skips_an_element_whose_pairs_cannot_separate_the_coefficients():
+    """Every pair's two stars at one Teff (a poor fit pinned at a bound): Eq. 28's design
+    matrix is zero; that element is named and skipped, the chapter goes on."""
+    ours, pairs, survey = _binaries({"Mg": 12})
+    ours["Teff"] = 5800.0
+    with pytest.warns(UserWarning) as record:
+        trends, kept = teff_trends(ours, pairs, survey, ["Mg"], nsteps=200, burn=50)
+    assert trends == {} and len(kept) == 24  # 12 pairs, one row per star
+    assert [str(w.message) for w in record] == [
+        "no Teff trend for Mg (12 pairs, degenerate temperatures)"
+    ]
+
+
 def test_teff_trends_seed_is_offset_by_the_elements_place():
     ours, pairs, survey = _binaries({"Mg": 12, "Si": 12})
     trends, _ = teff_trends(ours, pairs, survey, ["[Mg/Fe]", "Si"], seed=10, nsteps=200, burn=50)

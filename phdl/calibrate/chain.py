@@ -31,7 +31,7 @@ from phdl.calibrate.calibration import Calibration
 from phdl.calibrate.catalogs import symbol
 from phdl.calibrate.correct import apply
 from phdl.calibrate.logg_trend import fit_logg_trends
-from phdl.calibrate.teff_trend import fit_teff_trend
+from phdl.calibrate.teff_trend import DegeneratePairs, fit_teff_trend
 from phdl.calibrate.zero_points import zero_points
 from phdl.paper import ATM_MIN_SNR, CATALOG_ELEMENTS
 
@@ -56,7 +56,8 @@ def teff_trends(
     paper's cuts, with our labels ``binaries`` and the survey's S/N and V_los ``survey``
     (columns ``snr_g``, ``vlos``). Returns (element -> TeffTrend, the kept pairs table). An
     element whose pairs cannot constrain Eq. 28 (fewer than 4 with finite values) gets no
-    trend, and one warning names them all."""
+    trend, and so does one whose pairs' temperatures cannot separate a, b and c
+    (:class:`~phdl.calibrate.teff_trend.DegeneratePairs`); one warning names them all."""
     kept = binary_cuts(pair_table(binaries, pairs, survey))
     trends, skipped = {}, []
     for k, el in enumerate(elements):
@@ -64,7 +65,10 @@ def teff_trends(
         if len(data[0]) < 4:
             skipped.append(f"{symbol(el)} ({len(data[0])} pairs)")
             continue
-        trends[symbol(el)] = fit_teff_trend(*data, seed=seed + k, **kw)
+        try:
+            trends[symbol(el)] = fit_teff_trend(*data, seed=seed + k, **kw)
+        except DegeneratePairs:
+            skipped.append(f"{symbol(el)} ({len(data[0])} pairs, degenerate temperatures)")
     if skipped:
         warnings.warn(f"no Teff trend for {', '.join(skipped)}", stacklevel=2)
     return trends, kept

@@ -54,6 +54,11 @@ def design(teff1: np.ndarray, teff2: np.ndarray) -> np.ndarray:
     return powers(teff1) - powers(teff2)
 
 
+class DegeneratePairs(ValueError):
+    """The pairs' temperatures cannot separate a, b and c of Eq. 28 (e.g. every pair's two stars
+    at one temperature, as when a poor fit pins them at a bound)."""
+
+
 @dataclass(eq=False)
 class TeffTrend:
     """f(Teff) of Eq. 27: ``a, b, c`` (posterior medians, dex per kK³, kK², kK), ``p16, p84``
@@ -151,7 +156,7 @@ def _least_squares(x: np.ndarray, delta: np.ndarray, err: np.ndarray) -> tuple[n
     try:
         cov = np.linalg.inv(normal)
     except np.linalg.LinAlgError:
-        raise ValueError(
+        raise DegeneratePairs(
             "teff1, teff2: the pairs' temperatures cannot separate a, b and c "
             "(too few distinct pairs)"
         ) from None
