@@ -57,6 +57,47 @@ def test_offset_and_zero_gradient_scores(setup):
     assert np.allclose(errs, 1.0)  # a model predicting no gradient scores exactly 1
 
 
+class LinesOnlyModel(FakeModel):
+    """The true gradient where |∂f| > 10 % of its per-star maximum, zero elsewhere."""
+
+    def jacobian(self, labels):
+        g = super().jacobian(labels)
+        return np.where(np.abs(g) > 0.1 * np.abs(g).max(axis=2, keepdims=True), g, 0.0)
+
+
+def test_gradient_errors_where_the_gradient_matters(setup):
+    syn, grid = setup
+    rows = np.arange(10)
+    model = LinesOnlyModel(syn)
+    assert np.nanmax(ev.gradient_errors(model, grid, rows, matters=0.1)) < 1e-12
+    everywhere = ev.gradient_errors(model, grid, rows)
+    assert np.nanmin(everywhere) > 1e-6  # it misses the small gradients between the lines
+    # a pixel subset does not change what a zero gradient scores: exactly 1
+    zero = FakeModel(syn, zero_grad=True)
+    assert np.allclose(ev.gradient_errors(zero, grid, rows, matters=0.5), 1.0)
+    for bad in (-0.1, 1.0):
+        with pytest.raises(ValueError, match="matters must be in"):
+            ev.gradient_errors(model, grid, rows, matters=bad)
+    table = ev.gradient_error_table({"a": model, "b": zero}, grid, rows, matters=0.1)
+    assert table.colnames == ["label", "a", "b", "a, lines", "b, lines"]
+
+
+def test_gradient_target_verdict_uses_the_target_labels_only():
+    from astropy.table import Table
+
+    ours = np.full(34, 0.9)  # every label but the target labels: far off
+    target_rows = [LABELS.index(n) for n in ev.GRADIENT_TARGET_LABELS]
+    ours[target_rows] = 0.3
+    table = Table({"label": list(LABELS), "PhDLspec": ours, "plain Transformer": np.full(34, 0.7)})
+    text = ev.gradient_target_verdict(table, "quick")
+    assert "0.300 (PhDLspec) against 0.700 (plain)" in text and "**met**" in text
+    table["plain Transformer"] = 0.5  # 0.3 > half of 0.5
+    assert "**missed**" in ev.gradient_target_verdict(table, "quick")
+    table["PhDLspec, lines"], table["plain Transformer, lines"] = 0.2, 0.8
+    assert "matters, 0.200 against 0.800" in ev.gradient_target_verdict(table, "quick")
+    assert "no gradient target" in ev.gradient_target_verdict(table, "tiny")
+
+
 def test_summary_table(setup):
     syn, grid = setup
     rows = np.arange(20, 40)
