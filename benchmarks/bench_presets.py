@@ -13,7 +13,20 @@ quick Transformer preset, plus two switches: "plain" (default true: the plain tw
 ab initio flux over every pixel of the model's validation stars (chapter 2's table uses the test
 stars, which no sweep may read), "σ hot" over the stars with Teff > 4500 K; the gradient error
 is the median over labels of the relative RMS error of the gradient spectra
-(``phdl.evaluate.gradient_errors``); "train s" is 0 where a finished checkpoint was reused."""
+(``phdl.evaluate.gradient_errors``); "train s" is 0 where a finished checkpoint was reused.
+
+The gradient-weight sweep of issue 15 (the weight of L_grad against flux σ and gradient
+error, on validation stars; 0 is the plain twin; ``--base`` adds changes to every run):
+
+    .venv/bin/python benchmarks/bench_presets.py --grad-weights 0 1e-4 1e-3 1e-2 1e-1 1 \\
+        --out-dir runs/bench_grad_weight --save runs/bench_grad_weight/sweep.json \\
+        --plot runs/bench_grad_weight/sweep.png
+
+Columns: σ over all validation pixels and over Teff > 4500 K; the median relative gradient
+error over the 34 labels, over the target labels (Teff, logg, [Fe/H] and the Group I [X/Fe],
+``phdl.evaluate.GRADIENT_TARGET_LABELS``), and over those labels where the ab initio gradient
+matters (|∂f| > 10 % of its maximum).
+"""
 
 from __future__ import annotations
 
@@ -27,6 +40,32 @@ import numpy as np
 DEFAULT = [("paper_lr", '{"lr": 0.001, "batch_size": 32}'), ("preset", "{}")]
 
 
+def _variants(args) -> list[tuple[str, str]]:
+    """The (name, JSON) variants: ``--variant``s, then one per ``--grad-weights`` value (0 is
+    the plain twin), else :data:`DEFAULT`."""
+    variants = list(args.variant or [])
+    for w in args.grad_weights or ():
+        changes = {"plain": True} if w == 0 else {"plain": False, "grad_weight": w}
+        variants.append((f"w{w:g}", json.dumps({**changes, **json.loads(args.base)})))
+    return variants or DEFAULT
+
+
+def _score(model, grid, rows) -> dict[str, float]:
+    """Flux σ (all, Teff > 4500 K) and median gradient errors over ``rows``: over the 34 labels,
+    over the target labels (every pixel, and where |∂f| > 10 % of its maximum)."""
+    from phdl.evaluate import GRADIENT_TARGET_LABELS, gradient_errors, residuals, sigma
+    from phdl.labels import LABELS, index
+
+    res = residuals(model, grid, rows)
+    hot = np.asarray(grid.labels)[rows, index("Teff")] > 4500
+    target = [LABELS.index(n) for n in GRADIENT_TARGET_LABELS]
+    err, lines = gradient_errors(model, grid, rows), gradient_errors(model, grid, rows, matters=0.1)
+    return {"sigma": sigma(res), "sigma_hot": sigma(res[hot]),
+            "grad_err": float(np.nanmedian(err)),
+            "grad_err_target": float(np.nanmedian(err[target])),
+            "grad_err_target_lines": float(np.nanmedian(lines[target]))}  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--grid", default="runs/quick/grid.h5", help="grid file (with gradients)")
@@ -34,14 +73,17 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--test-fraction", type=float, default=0.2, help="held-out test share")
     p.add_argument("--val-fraction", type=float, default=0.1, help="validation share")
     p.add_argument("--variant", nargs=2, action="append", metavar=("NAME", "JSON"))
+    p.add_argument("--grad-weights", nargs="+", type=float, metavar="W",
+                   help="one PhDLspec variant per L_grad weight (0: the plain twin)")  # fmt: skip
+    p.add_argument("--base", default="{}", help="JSON changes added to every --grad-weights run")
+    p.add_argument("--save", help="write the results as JSON here")
+    p.add_argument("--plot", help="save the σ-against-gradient-error figure here (PNG)")
     args = p.parse_args(argv)
     if not Path(args.grid).exists():
         raise SystemExit(f"{args.grid} does not exist: make it with `make book` or `phdl grid`")
 
     from phdl.emulator import load
-    from phdl.evaluate import gradient_errors, residuals, sigma
     from phdl.grid import read_grid
-    from phdl.labels import index
     from phdl.train import preset, train
 
     grid = read_grid(args.grid)
@@ -49,9 +91,11 @@ def main(argv: list[str] | None = None) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     print(f"grid {args.grid} ({len(grid)} spectra); scored on the validation stars "
           f"({args.val_fraction}), never on the test stars ({args.test_fraction})\n")  # fmt: skip
-    print("| variant | changes | σ | σ hot | gradient error | train s |")
-    print("| --- | --- | --- | --- | --- | --- |")
-    for name, text in args.variant or DEFAULT:
+    print("| variant | changes | σ | σ hot | gradient error (34 labels) | target labels | "
+          "target labels, lines | train s |")  # fmt: skip
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    results = []
+    for name, text in _variants(args):
         changes = json.loads(text)
         plain, mlp = changes.pop("plain", True), changes.pop("mlp", False)
         fractions = {"test_fraction": args.test_fraction, "val_fraction": args.val_fraction}
@@ -61,14 +105,17 @@ def main(argv: list[str] | None = None) -> None:
         dt = time.perf_counter() - t0
         model = load(path)
         rows = np.sort(model.val_indices)  # a sweep chooses: validation stars only
-        res = residuals(model, grid, rows)
-        hot = np.asarray(grid.labels)[rows, index("Teff")] > 4500
-        err = np.nanmedian(gradient_errors(model, grid, rows))
-        print(
-            f"| {name} | `{text}` | {sigma(res):.4f} | {sigma(res[hot]):.4f} | {err:.3f} | "
-            f"{dt:.0f} |",
-            flush=True,
-        )
+        r = {"name": name, "changes": text, **_score(model, grid, rows), "train_s": dt}
+        results.append(r)
+        print(f"| {name} | `{text}` | {r['sigma']:.4f} | {r['sigma_hot']:.4f} | "
+              f"{r['grad_err']:.3f} | {r['grad_err_target']:.3f} | "
+              f"{r['grad_err_target_lines']:.3f} | {dt:.0f} |", flush=True)  # fmt: skip
+        if args.save:
+            Path(args.save).write_text(json.dumps(results, indent=1))
+    if args.plot:
+        from phdl.plots import gradient_tradeoff
+
+        gradient_tradeoff(results).savefig(args.plot, dpi=120)
 
 
 if __name__ == "__main__":

@@ -236,3 +236,19 @@ def test_figure3_data(setup):
     k = list(rows).index(star)
     np.testing.assert_allclose(emulated - grid.flux[star], res[k])
     assert list(hot) == list(grid.labels[rows, 0] > 4500)
+
+
+def test_gradient_tradeoff_plots_each_variant_at_its_values():
+    results = [
+        {"name": "w0", "sigma": 0.012, "grad_err_target": 1.1, "grad_err_target_lines": 1.0},
+        {"name": "w1e-4", "sigma": 0.010, "grad_err_target": 0.9, "grad_err_target_lines": 0.7},
+    ]
+    fig = plots.gradient_tradeoff(results)
+    ax = fig.axes[0]
+    filled = [ln for ln in ax.get_lines() if ln.get_marker() == "o" and len(ln.get_xdata())]
+    points = sorted((float(ln.get_xdata()[0]), float(ln.get_ydata()[0])) for ln in filled)
+    assert points == sorted([(1.1, 1.2), (1.0, 1.2), (0.9, 1.0), (0.7, 1.0)])
+    assert [t.get_text() for t in ax.texts] == ["w0", "w1e-4"]
+    assert ax.get_legend_handles_labels()[1] == ["every pixel", "where |∂f| > 10 % of its maximum"]
+    with pytest.raises(ValueError, match="empty"):
+        plots.gradient_tradeoff([])

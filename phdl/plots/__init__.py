@@ -24,7 +24,7 @@ from phdl.plots.calibration import (
     fig16_binary_deltas,
 )
 from phdl.plots.catalog import bimodality_figure, fig15_trends, repeat_visits
-from phdl.plots.emulation import fig3_emulation, training_curves
+from phdl.plots.emulation import fig3_emulation, gradient_tradeoff, training_curves
 from phdl.plots.fitting import fig4_gradients, fig5_one_to_one, fig6_correlations
 from phdl.plots.spectra import (
     FEATURES,
@@ -61,6 +61,7 @@ __all__ = [
     "fig15_trends",
     "fig16_binary_deltas",
     "gradient_spectra",
+    "gradient_tradeoff",
     "m67_scatter_budget",
     "repeat_visits",
     "spectrum_with_features",

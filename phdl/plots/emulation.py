@@ -130,3 +130,33 @@ def _curve(ax: Axes, history: Mapping[str, Sequence[float]], key: str, label: st
     ok = np.isfinite(y) & (y > 0)
     if ok.any():
         ax.plot(x[ok], y[ok], lw=0.9, marker="." if ok.sum() < 30 else None, label=label, **kw)
+
+
+def gradient_tradeoff(results: Sequence[Mapping[str, object]]) -> Figure:
+    """Flux σ against gradient error, one point per trained variant (a sweep of the L_grad
+    weight, ``benchmarks/bench_presets.py --grad-weights``).
+
+    Each result has ``name``, ``sigma`` (residual σ of the normalized flux), ``grad_err_target``
+    (median relative gradient error over the target labels, every pixel) and optionally
+    ``grad_err_target_lines`` (the same where the ab initio gradient matters): filled and open
+    markers, joined per variant. Lower left is better on both counts.
+    """
+    if not results:
+        raise ValueError("results is empty")
+    fig, ax = plt.subplots(figsize=(5.4, 4.0), layout="constrained")
+    for r in results:
+        x, y = float(r["grad_err_target"]), 100 * float(r["sigma"])
+        ax.plot([x], [y], "o", color="C0")
+        ax.annotate(str(r["name"]), (x, y), textcoords="offset points", xytext=(4, 4), fontsize=8)
+        if "grad_err_target_lines" in r:
+            xl = float(r["grad_err_target_lines"])
+            ax.plot([x, xl], [y, y], color="C0", lw=0.6, alpha=0.5)
+            ax.plot([xl], [y], "o", mfc="none", color="C1")
+    ax.plot([], [], "o", color="C0", label="every pixel")
+    if any("grad_err_target_lines" in r for r in results):
+        ax.plot([], [], "o", mfc="none", color="C1", label="where |∂f| > 10 % of its maximum")
+    ax.set_xlabel("median gradient error (Teff, logg, [Fe/H], Group I [X/Fe])")
+    ax.set_ylabel("flux σ (%)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return fig
