@@ -27,7 +27,8 @@ from .physics import Physics
 from .wavegrid import WaveGrid
 
 _LOG_TAU_PROFILE = -1.0  # depth whose profile shape narrow lines use
-_HALF_WIDTHS = (2, 6, 20, 60, 150)
+_HALF_WIDTHS = (2, 6, 20, 60, 150)  # window half widths [internal bins at oversample 4]
+_BALMER_HALF_WIDTH = 300
 _WING_LEVEL = 0.03  # a window ends where the wing opacity falls to this fraction of continuum
 
 
@@ -98,12 +99,18 @@ class Synthesizer:
             reach = torch.sqrt(eta0 * a / (np.sqrt(np.pi) * _WING_LEVEL)) * dopp  # Å
             reach = torch.maximum(reach, 4.0 * (dopp + hwhm)).amax(0).numpy()
         bins = reach / self.grid.bin_width_at(self.lines.wl)
-        w = np.full(bins.shape, _HALF_WIDTHS[-1])
-        for hw in reversed(_HALF_WIDTHS):
+        # the windows' reach in Å does not shrink on a finer grid: above oversample 4 the
+        # half widths (in bins) grow with it, so only the resolution changes with K
+        scale = max(1.0, self.grid.K / 4.0)
+        widths = sorted({*_HALF_WIDTHS, *(int(round(h * scale)) for h in _HALF_WIDTHS)})
+        w = np.full(bins.shape, widths[-1])
+        for hw in reversed(widths):
             w[bins <= hw] = hw
         w[self.lines.kind == 2] = _HALF_WIDTHS[0]  # molecular pseudo-lines: no damping wings
         hk = (self.lines.kind == 0) & (self.lines.el == ATOMS.index("Ca")) & (self.lines.stage == 1)
-        w[(self.lines.kind == 1) | (hk & (self.lines.wl < 4000.0))] = 300  # Balmer, Ca II H & K
+        w[(self.lines.kind == 1) | (hk & (self.lines.wl < 4000.0))] = int(
+            round(_BALMER_HALF_WIDTH * scale)
+        )  # Balmer, Ca II H & K
         return w
 
     # ------------------------------------------------------------------ physics
