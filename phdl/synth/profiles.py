@@ -79,27 +79,40 @@ def bin_average(x_lo, x_hi, width, f, eta) -> torch.Tensor:
     return (eta * lor + (1.0 - eta) * gau) / width
 
 
-def _cog(eta0: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
-    """Equivalent width in Doppler units of a line with peak opacity ratio eta0, damping a."""
-    gd = SQRT_PI * eta0 / (1.0 + SQRT_PI * eta0 / (2.0 * torch.sqrt(torch.log1p(eta0))))
-    gw = math.pi**0.75 * torch.sqrt(a * eta0) * eta0 / (1.0 + eta0)
-    return torch.sqrt(gd**2 + gw**2)
+def point_profile(x, f, eta) -> torch.Tensor:
+    """The unit-area pseudo-Voigt at offsets ``x`` [Å] from the centre [Å^-1]."""
+    u = 2.0 * x / f
+    lor = 2.0 / (math.pi * f) / (1.0 + u * u)
+    gau = 2.0 * SQRT_LN2 / (SQRT_PI * f) * torch.exp(-((SQRT_LN2 * u) ** 2))
+    return eta * lor + (1.0 - eta) * gau
 
 
-def saturation_factor(
-    strength: torch.Tensor,
-    kappa_c: torch.Tensor,
-    dopp: torch.Tensor,
-    hwhm_l: torch.Tensor,
-    bin_width: torch.Tensor,
-) -> torch.Tensor:
-    """Curve-of-growth correction s (see module docstring) for integrated line opacity
-    ``strength`` [cm^-1 Å] against continuum ``kappa_c`` [cm^-1]; widths in Å."""
-    eta0 = (strength / (SQRT_PI * dopp * kappa_c)).clamp_min(1e-30)
-    a = hwhm_l / dopp
-    d_eff = torch.sqrt(dopp**2 + bin_width**2 / 6.0)
-    ratio = dopp / d_eff
-    return dopp * _cog(eta0, a) / (d_eff * _cog(eta0 * ratio, a * ratio))
+#: Core bins: the bin holding the line centre and CORE_HALF bins either side.
+CORE_HALF = 1
+#: Sub-points (midpoints) per core bin.
+CORE_SUB = 16
+#: The single angle mu of the escape weights (calibrated, module docstring).
+CORE_MU = 0.7
+
+
+def core_opacity(S, f, eta, x_lo, x_hi, valid, rt, dlnt: float, n_sub: int = CORE_SUB,
+                 mu: float = CORE_MU) -> torch.Tensor:  # fmt: skip
+    """Escape-weighted line opacity of the core bins (module docstring) [cm^-1].
+
+    S, f, eta: integrated opacity [cm^-1 Å], pseudo-Voigt FWHM [Å] and Lorentz weight, each
+    broadcastable to (B, L, C, D); x_lo, x_hi (L, C): bin edges relative to the line centre
+    [Å]; valid (L, C): bins inside the grid; rt (B, 1 or L, 1 or C, D): tau_5000 / kappa_5000
+    [cm] at each depth; ``dlnt`` the depth step in ln tau_5000. Returns (B, L, C, D).
+    """
+    t = (torch.arange(n_sub, dtype=x_lo.dtype) + 0.5) / n_sub
+    x = (x_lo[..., None] + (x_hi - x_lo)[..., None] * t)[None, :, :, None, :]  # (1, L, C, 1, n)
+    kl = S[..., None] * point_profile(x, f[..., None], eta[..., None])  # (B, L, C, D, n)
+    r = kl * rt[..., None]
+    inc = 0.5 * (r[..., 1:, :] + r[..., :-1, :]) * dlnt
+    tl = torch.cat([r[..., :1, :], r[..., :1, :] + torch.cumsum(inc, dim=-2)], dim=-2)
+    w = torch.exp(-(tl - tl.detach().amin(-1, keepdim=True)) / mu)  # shift: no underflow
+    out = (kl * w).sum(-1) / w.sum(-1)
+    return torch.where(valid[None, :, :, None], out, torch.zeros_like(out))
 
 
 def bin_average_partials(x_lo, x_hi, width, f, eta):

@@ -151,17 +151,17 @@ class Synthesizer:
             dkc = dkc + partial[..., None] * d_in[:, :, None, :]
         return (T, kref, n_e, n_hi, vmic, kc, nsp), (dT, dkref, dne, dnhi, dvmic, dkc, dnsp)
 
-    def _kappa(self, kc_nodes, A, f, eta) -> torch.Tensor:
+    def _kappa(self, kc_nodes, kappa_ref, A, f, eta) -> torch.Tensor:
         """Total opacity on the internal bins (B, n_int, D) [cm^-1]."""
         kc = kc_nodes.transpose(1, 2)
         i0, w = self._bin_t
         kappa = kc[:, i0] * (1.0 - w)[None, :, None] + kc[:, i0 + 1] * w[None, :, None]
-        return self.lineop.add(kappa, A, f, eta)
+        return self.lineop.add(kappa, A, f, eta, self.tau / kappa_ref)
 
     def _stage_b(self, T, kappa_ref, n_e, n_hi, vmic, kc_nodes, nsp) -> torch.Tensor:
         """Internal-bin flux (B, n_int) from the stage-A quantities."""
         A, f, eta = self.lineop.line_fn(*self.lineop.local(T, n_e, n_hi, vmic, nsp, kc_nodes))
-        kappa = self._kappa(kc_nodes, A, f, eta)
+        kappa = self._kappa(kc_nodes, kappa_ref, A, f, eta)
         r = transfer.depth_ratio(kappa, kappa_ref, self.tau)
         return self._flux_from(r, transfer.planck(self.wl_int, T), self._dlnt, self.physics.n_mu)
 
@@ -206,7 +206,7 @@ class Synthesizer:
         d_depth = torch.cat([dT, dne, dnhi], dim=1)  # (B, 3D, M)
         d_nodes = dkc.transpose(1, 2).contiguous()  # (B, N, D, M)
         with torch.enable_grad():
-            kappa = self._kappa(kc, A, f, eta)
+            kappa = self._kappa(kc, kref, A, f, eta)
             r = transfer.depth_ratio(kappa, kref, self.tau).detach().requires_grad_(True)
             S = transfer.planck(self.wl_int, T).detach().requires_grad_(True)
             F = self._flux_from(r, S, self._dlnt, self.physics.n_mu)
@@ -216,7 +216,9 @@ class Synthesizer:
         dF = torch.einsum("bnd,bdm->bnm", g_s * transfer.planck_dT(self.wl_int, T), dT)
         dF = dF - torch.einsum("bnd,bdm->bnm", g_r * r.detach() / kref[:, None, :], dkref)
         dF = dF + self._continuum_tangent(H, dkc)
-        dF = dF + lo.tangent(H, outs, parts, d_depth, dvmic, dnsp, d_nodes, self.grid.n)
+        rt = self.tau / kref
+        d_rt = -(rt / kref)[..., None] * dkref
+        dF = dF + lo.tangent(H, outs, parts, d_depth, dvmic, dnsp, d_nodes, self.grid.n, rt, d_rt)
         return self.instrument.with_tangent(F, dF)
 
     def _continuum_tangent(self, H: torch.Tensor, dkc: torch.Tensor) -> torch.Tensor:
