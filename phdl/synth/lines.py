@@ -248,6 +248,13 @@ class LineOpacity:
         return out
 
 
+_CHUNK = 128  # lines per block of the core-bin quadrature (keeps its arrays small)
+
+
+def _chunks(n: int) -> list[slice]:
+    return [slice(a, min(a + _CHUNK, n)) for a in range(0, n, _CHUNK)]
+
+
 class _Group:
     """Lines sharing a window half width W: static bin geometry and the scatter index."""
 
@@ -291,16 +298,27 @@ class _Group:
             return f[:, :, None, :], eta[:, :, None, :]
         return f[:, :, ref_depth, None], eta[:, :, ref_depth, None]
 
-    def _core(self, A, f, eta, rt, dlnt):
-        """Escape-weighted opacity of the core bins (B, L, C, D)."""
-        return core_opacity(A[:, :, None, :], f[:, :, None, :], eta[:, :, None, :], self.c_lo,
-                            self.c_hi, self.c_valid, rt, dlnt)  # fmt: skip
+    def _core_fe(self, f, eta, ref_depth):
+        """Profile parameters of the core sub-points: per depth, or of the reference depth for
+        narrow-window lines (as their bin averages), (B, L, 1, D or 1)."""
+        if self.per_depth:
+            return f[:, :, None, :], eta[:, :, None, :]
+        return f[:, :, None, ref_depth, None], eta[:, :, None, ref_depth, None]
+
+    def _core(self, A, f, eta, rt, dlnt, ref_depth):
+        """Escape-weighted opacity of the core bins (B, L, C, D), in chunks of lines."""
+        fc, ec = self._core_fe(f, eta, ref_depth)
+        return torch.cat([
+            core_opacity(A[:, j, None, :], fc[:, j], ec[:, j], self.c_lo[j], self.c_hi[j],
+                         self.c_valid[j], rt, dlnt)
+            for j in _chunks(A.shape[1])
+        ], dim=1)  # fmt: skip
 
     def add(self, kappa, A, f, eta, rt, dlnt, ref_depth):
         fe = self._fe(f, eta, ref_depth)
         prof = bin_average(*self._geometry(self.per_depth), *fe)
         src = prof * A[:, :, None, :] if self.per_depth else prof[..., None] * A[:, :, None, :]
-        core = self._core(A, f, eta, rt[:, None, None, :], dlnt)
+        core = self._core(A, f, eta, rt[:, None, None, :], dlnt, ref_depth)
         c = self.core
         src = torch.cat([src[:, :, : c.start], core, src[:, :, c.stop :]], dim=2)
         B, L, W, D = src.shape
@@ -338,17 +356,26 @@ class _Group:
         # per core bin, since each bin has its own H), for A, f, eta and rt at every depth
         c = self.core
         C = c.stop - c.start
-        shp = (B, L, C, D)
-        with torch.enable_grad():
-            leaves = [v[:, :, None, :].detach().expand(shp).clone().requires_grad_(True)
-                      for v in (A, f, eta)]  # fmt: skip
-            rtl = rt[:, None, None, :].detach().expand(shp).clone().requires_grad_(True)
-            core = core_opacity(*leaves, self.c_lo, self.c_hi, self.c_valid, rtl, dlnt)
-            g_a, g_f, g_e, g_rt = torch.autograd.grad((h[:, :, c] * core).sum(), (*leaves, rtl))
+        fc, ec = self._core_fe(f, eta, ref_depth)
+        grads = []
+        for j in _chunks(L):
+            with torch.enable_grad():
+                n_j = len(range(L)[j])
+                leaves = [v[:, j].detach().expand(B, n_j, C, v.shape[-1]).clone()
+                          .requires_grad_(True) for v in (A[:, :, None, :], fc, ec)]  # fmt: skip
+                rtl = rt[:, None, None, :].detach().expand(B, n_j, C, D).clone()
+                rtl.requires_grad_(True)
+                core = core_opacity(*leaves, self.c_lo[j], self.c_hi[j], self.c_valid[j], rtl,
+                                    dlnt)  # fmt: skip
+                grads.append(torch.autograd.grad((h[:, j, c] * core).sum(), (*leaves, rtl)))
+        g_a, g_f, g_e, g_rt = (torch.cat(g, dim=1) for g in zip(*grads, strict=True))
         for k in range(6):
             z = g_a * pa[k][:, :, None, :]
-            if k < 4:
+            if k < 4 and self.per_depth:
                 z = z + g_f * pf[k][:, :, None, :] + g_e * pe[k][:, :, None, :]
+            elif k < 4:
+                zr = g_f[..., 0] * pf[k][:, :, None, ref_depth]
+                z = z + (zr + g_e[..., 0] * pe[k][:, :, None, ref_depth])[..., None] * e_ref
             Z[k] = torch.cat([Z[k][:, :, : c.start], z, Z[k][:, :, c.stop :]], dim=2)
         M = d_depth.shape[-1]
         zd = torch.stack(Z[:3], dim=3).reshape(B, L * W, 3 * D)
