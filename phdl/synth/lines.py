@@ -20,7 +20,9 @@ Windows: a line's opacity is spread over +-W internal bins; W is chosen per line
 strength in a solar dwarf and a cool giant at the most enhanced abundance (2 bins for weak
 lines, 40 for strong, 160 for the strongest, 300 for Balmer lines). Narrow-window lines use the
 profile shape of the depth tau_5000 = 0.1 (their bin distribution barely changes with depth);
-wide-window lines use a profile per depth.
+wide-window lines use a profile per depth. The core bins of every line (the centre bin and its
+neighbours) take the escape-weighted opacity of :func:`phdl.synth.profiles.core_opacity`, which
+keeps saturated lines' equivalent widths independent of the grid (module docstring there).
 """
 
 from __future__ import annotations
@@ -325,7 +327,7 @@ class _Group:
         return kappa.index_add(1, self.index, src.reshape(B, L * W, D))
 
     def tangent(self, out, H, A, f, eta, pa, pf, pe, d_depth, d_vmic, d_nsp, d_nodes, ref_depth,
-                rt, d_rt, dlnt):
+                rt, d_rt, dlnt):  # fmt: skip
         B, L, D = A.shape
         W = self.n_w
         h = H[:, self.index].view(B, L, W, D)
