@@ -53,3 +53,13 @@ def test_saturated_ews_converge_with_the_internal_grid(tmp_path, species, wl):
         f"{species} {wl0}: EW at oversample 4 {coarse.round(1)} vs 16 {fine.round(1)} mÅ "
         f"(drift {100 * drift.max():.1f} %)"
     )
+
+
+def test_the_engine_version_is_in_the_physics_hash(monkeypatch):
+    """Caches keyed by Physics.hash (the sky's spectra, a resumed grid) must not outlive a
+    change of the engine's numerics."""
+    from phdl.synth import physics
+
+    before = Physics().hash()
+    monkeypatch.setattr(physics, "ENGINE_VERSION", physics.ENGINE_VERSION + 1)
+    assert Physics().hash() != before

@@ -163,7 +163,6 @@ class LineOpacity:
         # continuum interpolation at line centres
         i0, w_node = grid.node_weights(lines.wl)
         self.c_i0, self.c_w = torch.as_tensor(i0), torch.as_tensor(w_node)
-        self.bin_width = torch.as_tensor(grid.bin_width_at(lines.wl))[None, :, None]
         self.groups = []
         for w in np.unique(half_widths):
             sel = np.nonzero(half_widths == w)[0]
@@ -206,7 +205,7 @@ class LineOpacity:
         gradient bookkeeping only, with zero partials)."""
         S, dopp, hwhm = self.strengths(T, n_e, n_hi, vmic, nsp_l)
         f, eta = pseudo_voigt(dopp, hwhm)
-        return S + 0.0 * kc_l, f, eta
+        return S + 0.0 * kc_l, f, eta  # kc_l: zero partials, keeps the six inputs aligned
 
     def partials(self, inputs):
         """(A, f, eta) and their partial derivatives with respect to each of the six local

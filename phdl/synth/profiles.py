@@ -38,7 +38,7 @@ enters the engine's exact gradient spectra through one reverse pass per block of
 (``phdl.synth.lines``).
 
 Measured (2026-12-02, benchmarks/bench_convergence.py, 30 lines of 20-3000 mÅ, Sun, a 4500 K
-giant, a [Fe/H] = -1.5 giant; /work/notes/convergence.md on the development machine): largest
+giant, a [Fe/H] = -1.5 giant; tables in BENCHMARKS.md, "Converged line transfer"): largest
 |EW(K) - EW(4K)| / EW(4K) over the 60-300 mÅ lines 6.0 / 4.6 / 6.3 % for K = 4 (all lines
 6.0 / 5.0 / 6.3 %), 10 / 9 / 7 % for K = 8, 3.5-4.8 % for K = 16 (the old curve-of-growth
 factor: 121 / 142 / 72 % for K = 4). Part of the remainder is the reference-depth profile of
