@@ -180,10 +180,10 @@ def test_windows_do_not_overlap_between_neighbours():
 # engine/Sun on default physics, as measured (benchmarks/bench_solar.py); a line listed here is a
 # strict xfail: it flips to a failure (remove it from here) once the engine meets the target
 MISSES = {
-    "Ca I 4227": "2183 mÅ (1.48)", "Hbeta": "5082 mÅ (1.38)", "Mg b4 5167": "1247 mÅ (1.33)",
-    "Mg b2 5173": "1686 mÅ (1.34)", "Mg b1 5184": "2316 mÅ (1.46)",
-    "Na D2 5890": "1070 mÅ (1.42)", "Na D1 5896": "852 mÅ (1.51)", "Halpha": "5076 mÅ (1.26)",
-    "Ca II 8498": "1210 mÅ (0.82)", "Ca II 8542": "2948 mÅ (0.80)",
+    "Ca I 4227": "2213 mÅ (1.50)", "Hbeta": "5085 mÅ (1.38)", "Mg b4 5167": "1260 mÅ (1.35)",
+    "Mg b2 5173": "1712 mÅ (1.36)", "Mg b1 5184": "2333 mÅ (1.47)",
+    "Na D2 5890": "1086 mÅ (1.44)", "Na D1 5896": "838 mÅ (1.49)", "Halpha": "5062 mÅ (1.26)",
+    "Ca II 8498": "970 mÅ (0.66)", "Ca II 8542": "2703 mÅ (0.74)", "Ca II 8662": "2092 mÅ (0.80)",
 }  # fmt: skip
 
 
@@ -206,8 +206,6 @@ def test_solar_ew_within_15_percent(default_ews, line):
     assert abs(ew / line.ew_sun - 1.0) <= 0.15, f"{line.name}: {ew:.0f} vs {line.ew_sun:.0f} mÅ"
 
 
-@pytest.mark.xfail(strict=True, reason="issue 14: measured depths 8542 0.294, 8662 0.337 "
-                   "(normalized spectrum); target 8542 the deepest of the triplet")  # fmt: skip
 def test_8542_is_the_deepest_of_the_triplet(default_ews):
     depths = {name: default_ews[name]["spectrum_depth"] for name in S.TRIPLET}
     assert max(depths, key=depths.get) == "Ca II 8542", depths

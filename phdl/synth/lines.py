@@ -20,7 +20,9 @@ Windows: a line's opacity is spread over +-W internal bins; W is chosen per line
 strength in a solar dwarf and a cool giant at the most enhanced abundance (2 bins for weak
 lines, 40 for strong, 160 for the strongest, 300 for Balmer lines). Narrow-window lines use the
 profile shape of the depth tau_5000 = 0.1 (their bin distribution barely changes with depth);
-wide-window lines use a profile per depth.
+wide-window lines use a profile per depth. The core bins of every line (the centre bin and its
+neighbours) take the escape-weighted opacity of :func:`phdl.synth.profiles.core_opacity`, which
+keeps saturated lines' equivalent widths independent of the grid (module docstring there).
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ import torch
 from . import constants as c
 from .atoms import ATOMS
 from .molecules import MOL_NAMES, MOLECULES
-from .profiles import bin_average, bin_average_partials, pseudo_voigt, saturation_factor
+from .profiles import CORE_HALF, bin_average, bin_average_partials, core_opacity, pseudo_voigt
 
 K_LINE = c.PI_E2_MC * 1e-8 / c.C_LIGHT  # cm^-1 Å per (gf n / U) per Å^2 of lambda^2
 CHI_H2 = 10.19881  # eV, excitation of H n=2
@@ -156,10 +158,11 @@ class LineOpacity:
         self.log_k = t(np.log(K_LINE * lines.wl**2) + lines.loggf * np.log(10.0))
         self.lor_k = t(lines.wl**2 / (4.0 * np.pi * c.C_AA))
         self.ref_depth = ref_depth
+        lt = physics.log_tau_range
+        self.dlnt = float(np.log(10.0) * (lt[1] - lt[0]) / (physics.n_depth - 1))
         # continuum interpolation at line centres
         i0, w_node = grid.node_weights(lines.wl)
         self.c_i0, self.c_w = torch.as_tensor(i0), torch.as_tensor(w_node)
-        self.bin_width = torch.as_tensor(grid.bin_width_at(lines.wl))[None, :, None]
         self.groups = []
         for w in np.unique(half_widths):
             sel = np.nonzero(half_widths == w)[0]
@@ -197,12 +200,12 @@ class LineOpacity:
         return S, dopp, gam * self.lor_k[None, :, None] + stark
 
     def line_fn(self, T, n_e, n_hi, vmic, nsp_l, kc_l):
-        """Saturation-corrected strength A [cm^-1 Å], pseudo-Voigt FWHM f [Å] and Lorentz
-        weight eta, each (B, L, D), from the per-line inputs of :meth:`local` (elementwise)."""
+        """Integrated opacity A [cm^-1 Å], pseudo-Voigt FWHM f [Å] and Lorentz weight eta, each
+        (B, L, D), from the per-line inputs of :meth:`local` (elementwise; ``kc_l`` enters the
+        gradient bookkeeping only, with zero partials)."""
         S, dopp, hwhm = self.strengths(T, n_e, n_hi, vmic, nsp_l)
-        A = S * saturation_factor(S, kc_l, dopp, hwhm, self.bin_width)
         f, eta = pseudo_voigt(dopp, hwhm)
-        return A, f, eta
+        return S + 0.0 * kc_l, f, eta  # kc_l: zero partials, keeps the six inputs aligned
 
     def partials(self, inputs):
         """(A, f, eta) and their partial derivatives with respect to each of the six local
@@ -220,26 +223,37 @@ class LineOpacity:
             pe.append(e.expand(shape))
         return outs, (torch.stack(pa), torch.stack(pf), torch.stack(pe))
 
-    def add(self, kappa, A, f, eta):
-        """Add the binned line opacity to ``kappa`` (B, n_int, D)."""
+    def add(self, kappa, A, f, eta, rt):
+        """Add the binned line opacity to ``kappa`` (B, n_int, D); ``rt`` (B, D) is
+        tau_5000 / kappa_5000 [cm] (for the core bins' escape weights)."""
         for g in self.groups:
-            kappa = g.add(kappa, A[:, g.sel], f[:, g.sel], eta[:, g.sel], self.ref_depth)
+            s = g.sel
+            kappa = g.add(kappa, A[:, s], f[:, s], eta[:, s], rt, self.dlnt, self.ref_depth)
         return kappa
 
-    def tangent(self, H, outs, parts, d_depth, d_vmic, d_nsp, d_nodes, n: int):
+    def tangent(self, H, outs, parts, d_depth, d_vmic, d_nsp, d_nodes, n: int, rt, d_rt):
         """sum_d H(lambda, d) d kappa_lines(lambda, d) / d label_m -> (B, n, M).
 
         H (B, n, D) is d flux / d kappa; ``outs`` = (A, f, eta) and ``parts`` their partials
         (6, B, L, D) from :meth:`partials`; the label derivatives of the local inputs are
         ``d_depth`` (B, 3 D, M) for T, n_e, n_HI, ``d_vmic`` (B, M), ``d_nsp`` (B, S, D, M)
-        for the species densities and ``d_nodes`` (B, N, D, M) for the continuum nodes.
+        for the species densities and ``d_nodes`` (B, N, D, M) for the continuum nodes; ``rt``
+        (B, D) is tau_5000 / kappa_5000 and ``d_rt`` (B, D, M) its label derivatives.
         """
         out = torch.zeros(H.shape[0], n, d_depth.shape[-1], dtype=H.dtype)
         for g in self.groups:
             s = g.sel
             out = g.tangent(out, H, *(o[:, s] for o in outs), *(p[:, :, s] for p in parts),
-                            d_depth, d_vmic, d_nsp, d_nodes, self.ref_depth)  # fmt: skip
+                            d_depth, d_vmic, d_nsp, d_nodes, self.ref_depth, rt, d_rt,
+                            self.dlnt)  # fmt: skip
         return out
+
+
+_CHUNK = 128  # lines per block of the core-bin quadrature (keeps its arrays small)
+
+
+def _chunks(n: int) -> list[slice]:
+    return [slice(a, min(a + _CHUNK, n)) for a in range(0, n, _CHUNK)]
 
 
 class _Group:
@@ -258,6 +272,10 @@ class _Group:
         self.index = torch.as_tensor(idx.reshape(-1))
         self.per_depth = per_depth
         self.n_w = 2 * W + 1
+        J = min(CORE_HALF, W)
+        self.core = slice(W - J, W + J + 1)  # the core bins (module docstring of profiles)
+        self.c_lo, self.c_hi = self.x_lo[:, self.core], self.x_hi[:, self.core]
+        self.c_valid = torch.as_tensor(valid[:, self.core])
 
     def set_sets(self, sp: np.ndarray, node: np.ndarray, w: np.ndarray) -> None:
         """Group the lines by species and by continuum-node interval for the chain rule."""
@@ -281,14 +299,34 @@ class _Group:
             return f[:, :, None, :], eta[:, :, None, :]
         return f[:, :, ref_depth, None], eta[:, :, ref_depth, None]
 
-    def add(self, kappa, A, f, eta, ref_depth):
+    def _core_fe(self, f, eta, ref_depth):
+        """Profile parameters of the core sub-points: per depth, or of the reference depth for
+        narrow-window lines (as their bin averages), (B, L, 1, D or 1)."""
+        if self.per_depth:
+            return f[:, :, None, :], eta[:, :, None, :]
+        return f[:, :, None, ref_depth, None], eta[:, :, None, ref_depth, None]
+
+    def _core(self, A, f, eta, rt, dlnt, ref_depth):
+        """Escape-weighted opacity of the core bins (B, L, C, D), in chunks of lines."""
+        fc, ec = self._core_fe(f, eta, ref_depth)
+        return torch.cat([
+            core_opacity(A[:, j, None, :], fc[:, j], ec[:, j], self.c_lo[j], self.c_hi[j],
+                         self.c_valid[j], rt, dlnt)
+            for j in _chunks(A.shape[1])
+        ], dim=1)  # fmt: skip
+
+    def add(self, kappa, A, f, eta, rt, dlnt, ref_depth):
         fe = self._fe(f, eta, ref_depth)
         prof = bin_average(*self._geometry(self.per_depth), *fe)
         src = prof * A[:, :, None, :] if self.per_depth else prof[..., None] * A[:, :, None, :]
+        core = self._core(A, f, eta, rt[:, None, None, :], dlnt, ref_depth)
+        c = self.core
+        src = torch.cat([src[:, :, : c.start], core, src[:, :, c.stop :]], dim=2)
         B, L, W, D = src.shape
         return kappa.index_add(1, self.index, src.reshape(B, L * W, D))
 
-    def tangent(self, out, H, A, f, eta, pa, pf, pe, d_depth, d_vmic, d_nsp, d_nodes, ref_depth):
+    def tangent(self, out, H, A, f, eta, pa, pf, pe, d_depth, d_vmic, d_nsp, d_nodes, ref_depth,
+                rt, d_rt, dlnt):  # fmt: skip
         B, L, D = A.shape
         W = self.n_w
         h = H[:, self.index].view(B, L, W, D)
@@ -315,6 +353,31 @@ class _Group:
                     fe_k = p_f * pf[k][:, :, None, ref_depth] + p_e * pe[k][:, :, None, ref_depth]
                     z = z + (hA * fe_k)[..., None] * e_ref
                 Z.append(z)
+        # core bins: H-weighted derivatives of the escape-weighted opacity (one reverse pass;
+        # per core bin, since each bin has its own H), for A, f, eta and rt at every depth
+        c = self.core
+        C = c.stop - c.start
+        fc, ec = self._core_fe(f, eta, ref_depth)
+        grads = []
+        for j in _chunks(L):
+            with torch.enable_grad():
+                n_j = len(range(L)[j])
+                leaves = [v[:, j].detach().expand(B, n_j, C, v.shape[-1]).clone()
+                          .requires_grad_(True) for v in (A[:, :, None, :], fc, ec)]  # fmt: skip
+                rtl = rt[:, None, None, :].detach().expand(B, n_j, C, D).clone()
+                rtl.requires_grad_(True)
+                core = core_opacity(*leaves, self.c_lo[j], self.c_hi[j], self.c_valid[j], rtl,
+                                    dlnt)  # fmt: skip
+                grads.append(torch.autograd.grad((h[:, j, c] * core).sum(), (*leaves, rtl)))
+        g_a, g_f, g_e, g_rt = (torch.cat(g, dim=1) for g in zip(*grads, strict=True))
+        for k in range(6):
+            z = g_a * pa[k][:, :, None, :]
+            if k < 4 and self.per_depth:
+                z = z + g_f * pf[k][:, :, None, :] + g_e * pe[k][:, :, None, :]
+            elif k < 4:
+                zr = g_f[..., 0] * pf[k][:, :, None, ref_depth]
+                z = z + (zr + g_e[..., 0] * pe[k][:, :, None, ref_depth])[..., None] * e_ref
+            Z[k] = torch.cat([Z[k][:, :, : c.start], z, Z[k][:, :, c.stop :]], dim=2)
         M = d_depth.shape[-1]
         zd = torch.stack(Z[:3], dim=3).reshape(B, L * W, 3 * D)
         t = torch.bmm(zd, d_depth).view(B, L, W, M)
@@ -328,4 +391,6 @@ class _Group:
             r1 = torch.bmm(z, d_nodes[:, j + 1]).view(B, len(rows), W, M)
             wr = wr[None, :, None, None]
             t.index_add_(1, rows, r0 * (1.0 - wr) + r1 * wr)
+        t_core = torch.bmm(g_rt.reshape(B, L * C, D), d_rt).view(B, L, C, M)
+        t = torch.cat([t[:, :, : c.start], t[:, :, c] + t_core, t[:, :, c.stop :]], dim=2)
         return out.index_add(1, self.index, t.reshape(B, L * W, M))

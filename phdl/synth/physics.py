@@ -21,6 +21,13 @@ ATMOSPHERES: tuple[str, ...] = ("grey", "atlas9")
 PARTITION_FUNCTIONS: tuple[str, ...] = ("two-level", "bc2016")
 
 
+#: The version of the engine's numerics, part of :meth:`Physics.hash`: raise it whenever the
+#: same Physics gives other spectra, so that caches keyed by the hash (the sky's spectra, a
+#: resumed grid) are not mixed with spectra of the old numerics. 2: the escape-weighted line
+#: cores of :func:`phdl.synth.profiles.core_opacity` (converged line transfer, issue 14).
+ENGINE_VERSION = 2
+
+
 @dataclass(frozen=True)
 class Physics:
     """Modelling choices of :class:`phdl.synth.Synthesizer`.
@@ -129,11 +136,12 @@ class Physics:
         return d
 
     def hash(self) -> str:
-        """Short sha256 of the physics choices (and of the bytes of the line list file and of
-        the ATLAS9 grid and the partition-function table when used). ``atmosphere`` and
-        ``partition_functions`` enter only when they are not the defaults, so the hashes of
-        default physics (and the caches keyed by them) are those from before the options."""
+        """Short sha256 of the physics choices, of :data:`ENGINE_VERSION` (and of the bytes of
+        the line list file and of the ATLAS9 grid and the partition-function table when used).
+        ``atmosphere`` and ``partition_functions`` enter only when they are not the defaults.
+        A grid or a sky cache made by other numerics has another hash, and is not reused."""
         d = self.to_dict()
+        d["engine_version"] = ENGINE_VERSION
         for name, default in (("atmosphere", "grey"), ("partition_functions", "two-level")):
             if d[name] == default:
                 del d[name]

@@ -1,26 +1,49 @@
-"""Line profiles on the internal wavelength bins, and the curve-of-growth saturation correction.
+"""Line profiles on the internal wavelength bins, and the escape-weighted opacity of line cores.
 
 Profile: the Voigt function is approximated by the pseudo-Voigt of Thompson, Cox & Hastings
 (1987): a weighted sum of a Gaussian and a Lorentzian of common FWHM f, with
 f^5 = fG^5 + 2.69269 fG^4 fL + 2.42843 fG^3 fL^2 + 4.47163 fG^2 fL^3 + 0.07842 fG fL^4 + fL^5
 and weight eta = 1.36603 r - 0.47719 r^2 + 0.11116 r^3, r = fL / f (accurate to ~1 %).
 
-Pixel-integrated opacities: the internal grid (``Physics.oversample`` points per LAMOST pixel,
-R ~ 17,000 by default) does not resolve a 2 km/s Doppler core, so every line is integrated
-analytically over each internal bin (difference of the pseudo-Voigt's cumulative function,
-erf and arctan): the line's integrated opacity, and hence its weak-line equivalent width, is
-conserved exactly. Unresolved *saturated* lines would then be too strong (their opacity is
-spread over the bin and saturates later than it should), so each line's opacity at each depth
-is multiplied by a curve-of-growth factor
+Pixel-integrated opacities: the internal grid (``Physics.oversample`` = K bins per LAMOST
+pixel; K = 4: bins of 0.22-0.52 Å, R ~ 17,000) does not resolve a 1-3 km/s Doppler core
+(0.02-0.05 Å), so every line is integrated analytically over each bin (difference of the
+pseudo-Voigt's cumulative function, erf and arctan): its integrated opacity, and hence its
+weak-line equivalent width, is conserved exactly. The transfer, though, gives the flux of the
+bin's *mean* opacity, not the bin's mean flux, and a saturated core that fills a tenth of a bin
+comes out far too strong, by an amount that depends on where the line falls in the bin (a line
+on a bin edge, split over two bins, saturates later than one at a bin centre): before this
+correction solar EWs of 60-300 mÅ lines changed by up to 120 % between K = 4 and 16 and by
+up to 60 % when the grid was shifted by a quarter bin.
 
-    s = W(eta0; dD, a) / W(eta0 dD / dE; dE, a dD / dE),   dE^2 = dD^2 + bin^2 / 6,
+Core bins (:func:`core_opacity`): in the bin holding a line's centre and CORE_HALF bins either
+side, the line's opacity is what makes the bin's flux the mean of the sub-bin fluxes for one
+ray. With the line's own cumulative optical depth tau_L(x, d) = int kappa_L(x) / kappa_5000
+d tau_5000 down to depth d (the transfer's trapezoid rule in ln tau), at x the CORE_SUB
+midpoints of the bin, the bin's mean escape probability <exp(-tau_L / mu)> defines an
+effective optical depth, whose depth derivative is the escape-weighted mean opacity
 
-the ratio of the Milne-Eddington-like equivalent width of the true line to that of the line
-as the bin grid represents it (Doppler width broadened by the bin's variance), with
-W(eta, a) = dD sqrt(gD^2 + gW^2), gD = sqrt(pi) eta / (1 + sqrt(pi) eta / (2 sqrt(ln(1+eta)))),
-gW = pi^(3/4) sqrt(a eta) eta / (1 + eta): linear for weak lines (s -> 1), the Doppler plateau
-2 sqrt(ln eta) for saturated ones, the damping branch for strong ones (s -> 1 again). This
-restores the curve of growth, and with it the response to vmic, at low cost.
+    kappa_core(d) = < kappa_L(x, d) w(x, d) > / < w(x, d) >,   w = exp(-tau_L(x, d) / mu),
+
+(units cm^-1, like kappa_L): the bin mean where the line is optically thin (weak lines and
+upper layers: exact conservation of the weak-line EW), and the opacity of the bin's most
+transparent part where the core is thick. The continuum's optical depth is common to the
+whole bin and drops out. For one ray of angle mu this is exact for an isolated line in LTE;
+the flux mixes rays, and the single mu = CORE_MU = 0.7 was calibrated on the 30 lines of
+``benchmarks/bench_convergence.py`` (mu = 0.5 leaves saturated lines 16 % too weak on average
+at K = 4, 0.8 6 % too strong). Blends are treated line by line (each line's own tau_L). Narrow-
+window lines take the sub-bin profile shape of the reference depth, as their bin averages do.
+The derivative of kappa_core with respect to every depth's A, f, eta and tau_5000 / kappa_5000
+enters the engine's exact gradient spectra through one reverse pass per block of lines
+(``phdl.synth.lines``).
+
+Measured (2026-12-02, benchmarks/bench_convergence.py, 30 lines of 20-3000 mÅ, Sun, a 4500 K
+giant, a [Fe/H] = -1.5 giant; tables in BENCHMARKS.md, "Converged line transfer"): largest
+|EW(K) - EW(4K)| / EW(4K) over the 60-300 mÅ lines 6.0 / 4.6 / 6.3 % for K = 4 (all lines
+6.0 / 5.0 / 6.3 %), 10 / 9 / 7 % for K = 8, 3.5-4.8 % for K = 16 (the old curve-of-growth
+factor: 121 / 142 / 72 % for K = 4). Part of the remainder is the reference-depth profile of
+narrow-window lines (a line changes from narrow to per-depth window as K grows), not the
+grid. Cost: 1.3-1.5x the engine time of the curve-of-growth factor at K = 4.
 """
 
 from __future__ import annotations
@@ -79,27 +102,40 @@ def bin_average(x_lo, x_hi, width, f, eta) -> torch.Tensor:
     return (eta * lor + (1.0 - eta) * gau) / width
 
 
-def _cog(eta0: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
-    """Equivalent width in Doppler units of a line with peak opacity ratio eta0, damping a."""
-    gd = SQRT_PI * eta0 / (1.0 + SQRT_PI * eta0 / (2.0 * torch.sqrt(torch.log1p(eta0))))
-    gw = math.pi**0.75 * torch.sqrt(a * eta0) * eta0 / (1.0 + eta0)
-    return torch.sqrt(gd**2 + gw**2)
+def point_profile(x, f, eta) -> torch.Tensor:
+    """The unit-area pseudo-Voigt at offsets ``x`` [Å] from the centre [Å^-1]."""
+    u = 2.0 * x / f
+    lor = 2.0 / (math.pi * f) / (1.0 + u * u)
+    gau = 2.0 * SQRT_LN2 / (SQRT_PI * f) * torch.exp(-((SQRT_LN2 * u) ** 2))
+    return eta * lor + (1.0 - eta) * gau
 
 
-def saturation_factor(
-    strength: torch.Tensor,
-    kappa_c: torch.Tensor,
-    dopp: torch.Tensor,
-    hwhm_l: torch.Tensor,
-    bin_width: torch.Tensor,
-) -> torch.Tensor:
-    """Curve-of-growth correction s (see module docstring) for integrated line opacity
-    ``strength`` [cm^-1 Å] against continuum ``kappa_c`` [cm^-1]; widths in Å."""
-    eta0 = (strength / (SQRT_PI * dopp * kappa_c)).clamp_min(1e-30)
-    a = hwhm_l / dopp
-    d_eff = torch.sqrt(dopp**2 + bin_width**2 / 6.0)
-    ratio = dopp / d_eff
-    return dopp * _cog(eta0, a) / (d_eff * _cog(eta0 * ratio, a * ratio))
+#: Core bins: the bin holding the line centre and CORE_HALF bins either side.
+CORE_HALF = 1
+#: Sub-points (midpoints) per core bin.
+CORE_SUB = 16
+#: The single angle mu of the escape weights (calibrated, module docstring).
+CORE_MU = 0.7
+
+
+def core_opacity(S, f, eta, x_lo, x_hi, valid, rt, dlnt: float, n_sub: int = CORE_SUB,
+                 mu: float = CORE_MU) -> torch.Tensor:  # fmt: skip
+    """Escape-weighted line opacity of the core bins (module docstring) [cm^-1].
+
+    S, f, eta: integrated opacity [cm^-1 Å], pseudo-Voigt FWHM [Å] and Lorentz weight, each
+    broadcastable to (B, L, C, D); x_lo, x_hi (L, C): bin edges relative to the line centre
+    [Å]; valid (L, C): bins inside the grid; rt (B, 1 or L, 1 or C, D): tau_5000 / kappa_5000
+    [cm] at each depth; ``dlnt`` the depth step in ln tau_5000. Returns (B, L, C, D).
+    """
+    t = (torch.arange(n_sub, dtype=x_lo.dtype) + 0.5) / n_sub
+    x = (x_lo[..., None] + (x_hi - x_lo)[..., None] * t)[None, :, :, None, :]  # (1, L, C, 1, n)
+    kl = S[..., None] * point_profile(x, f[..., None], eta[..., None])  # (B, L, C, D, n)
+    r = kl * rt[..., None]
+    inc = 0.5 * (r[..., 1:, :] + r[..., :-1, :]) * dlnt
+    tl = torch.cat([r[..., :1, :], r[..., :1, :] + torch.cumsum(inc, dim=-2)], dim=-2)
+    w = torch.exp(-(tl - tl.detach().amin(-1, keepdim=True)) / mu)  # shift: no underflow
+    out = (kl * w).sum(-1) / w.sum(-1)
+    return torch.where(valid[None, :, :, None], out, torch.zeros_like(out))
 
 
 def bin_average_partials(x_lo, x_hi, width, f, eta):

@@ -27,7 +27,8 @@ from .physics import Physics
 from .wavegrid import WaveGrid
 
 _LOG_TAU_PROFILE = -1.0  # depth whose profile shape narrow lines use
-_HALF_WIDTHS = (2, 6, 20, 60, 150)
+_HALF_WIDTHS = (2, 6, 20, 60, 150)  # window half widths [internal bins at oversample 4]
+_BALMER_HALF_WIDTH = 300
 _WING_LEVEL = 0.03  # a window ends where the wing opacity falls to this fraction of continuum
 
 
@@ -98,12 +99,18 @@ class Synthesizer:
             reach = torch.sqrt(eta0 * a / (np.sqrt(np.pi) * _WING_LEVEL)) * dopp  # Å
             reach = torch.maximum(reach, 4.0 * (dopp + hwhm)).amax(0).numpy()
         bins = reach / self.grid.bin_width_at(self.lines.wl)
-        w = np.full(bins.shape, _HALF_WIDTHS[-1])
-        for hw in reversed(_HALF_WIDTHS):
+        # the windows' reach in Å does not shrink on a finer grid: above oversample 4 the
+        # half widths (in bins) grow with it, so only the resolution changes with K
+        scale = max(1.0, self.grid.K / 4.0)
+        widths = sorted({*_HALF_WIDTHS, *(int(round(h * scale)) for h in _HALF_WIDTHS)})
+        w = np.full(bins.shape, widths[-1])
+        for hw in reversed(widths):
             w[bins <= hw] = hw
         w[self.lines.kind == 2] = _HALF_WIDTHS[0]  # molecular pseudo-lines: no damping wings
         hk = (self.lines.kind == 0) & (self.lines.el == ATOMS.index("Ca")) & (self.lines.stage == 1)
-        w[(self.lines.kind == 1) | (hk & (self.lines.wl < 4000.0))] = 300  # Balmer, Ca II H & K
+        w[(self.lines.kind == 1) | (hk & (self.lines.wl < 4000.0))] = int(
+            round(_BALMER_HALF_WIDTH * scale)
+        )  # Balmer, Ca II H & K
         return w
 
     # ------------------------------------------------------------------ physics
@@ -144,17 +151,17 @@ class Synthesizer:
             dkc = dkc + partial[..., None] * d_in[:, :, None, :]
         return (T, kref, n_e, n_hi, vmic, kc, nsp), (dT, dkref, dne, dnhi, dvmic, dkc, dnsp)
 
-    def _kappa(self, kc_nodes, A, f, eta) -> torch.Tensor:
+    def _kappa(self, kc_nodes, kappa_ref, A, f, eta) -> torch.Tensor:
         """Total opacity on the internal bins (B, n_int, D) [cm^-1]."""
         kc = kc_nodes.transpose(1, 2)
         i0, w = self._bin_t
         kappa = kc[:, i0] * (1.0 - w)[None, :, None] + kc[:, i0 + 1] * w[None, :, None]
-        return self.lineop.add(kappa, A, f, eta)
+        return self.lineop.add(kappa, A, f, eta, self.tau / kappa_ref)
 
     def _stage_b(self, T, kappa_ref, n_e, n_hi, vmic, kc_nodes, nsp) -> torch.Tensor:
         """Internal-bin flux (B, n_int) from the stage-A quantities."""
         A, f, eta = self.lineop.line_fn(*self.lineop.local(T, n_e, n_hi, vmic, nsp, kc_nodes))
-        kappa = self._kappa(kc_nodes, A, f, eta)
+        kappa = self._kappa(kc_nodes, kappa_ref, A, f, eta)
         r = transfer.depth_ratio(kappa, kappa_ref, self.tau)
         return self._flux_from(r, transfer.planck(self.wl_int, T), self._dlnt, self.physics.n_mu)
 
@@ -199,7 +206,7 @@ class Synthesizer:
         d_depth = torch.cat([dT, dne, dnhi], dim=1)  # (B, 3D, M)
         d_nodes = dkc.transpose(1, 2).contiguous()  # (B, N, D, M)
         with torch.enable_grad():
-            kappa = self._kappa(kc, A, f, eta)
+            kappa = self._kappa(kc, kref, A, f, eta)
             r = transfer.depth_ratio(kappa, kref, self.tau).detach().requires_grad_(True)
             S = transfer.planck(self.wl_int, T).detach().requires_grad_(True)
             F = self._flux_from(r, S, self._dlnt, self.physics.n_mu)
@@ -209,7 +216,9 @@ class Synthesizer:
         dF = torch.einsum("bnd,bdm->bnm", g_s * transfer.planck_dT(self.wl_int, T), dT)
         dF = dF - torch.einsum("bnd,bdm->bnm", g_r * r.detach() / kref[:, None, :], dkref)
         dF = dF + self._continuum_tangent(H, dkc)
-        dF = dF + lo.tangent(H, outs, parts, d_depth, dvmic, dnsp, d_nodes, self.grid.n)
+        rt = self.tau / kref
+        d_rt = -(rt / kref)[..., None] * dkref
+        dF = dF + lo.tangent(H, outs, parts, d_depth, dvmic, dnsp, d_nodes, self.grid.n, rt, d_rt)
         return self.instrument.with_tangent(F, dF)
 
     def _continuum_tangent(self, H: torch.Tensor, dkc: torch.Tensor) -> torch.Tensor:
