@@ -12,7 +12,7 @@ Prints markdown table rows (for BENCHMARKS.md):
    quick presets, for each model and way of computing the gradient term:
    plain (no L_grad), hand-written forward mode with all 34 labels ("manual, k=34"), with a
    random subset of k labels ("manual, k=8 / k=4"), and torch.func (vmap of jvp, k=34);
-3. the effect: after the same number of epochs from the same initialization, the test-set
+3. the effect: after the same number of epochs from the same initialization, the validation-set
    flux residual σ and the relative RMS error of the 34 gradient spectra,
    ||J - G|| / ||G|| (median over labels), for plain vs the subset and full gradient terms.
 """
@@ -105,7 +105,7 @@ def engine_rate() -> float:
 
 def _errors(path: Path, grid) -> tuple[float, float, float]:
     emu = load(path)
-    te = emu.test_indices
+    te = emu.val_indices  # the sweep chooses grad_labels: validation stars, never test stars
     resid = emu.predict(grid.labels[te]) - grid.flux[te]
     jac = emu.jacobian(grid.labels[te[:16]]).astype(np.float64)
     true = grid.gradients[te[:16]].astype(np.float64)
@@ -117,7 +117,7 @@ def epochs(grid_path: Path, n_epochs: dict[str, int]) -> None:
     grid = read_grid(grid_path)
     print(f"\n# training: {grid_path} ({len(grid)} spectra × {len(grid.wavelength)} pixels), "
           f"quick presets, epochs {n_epochs}, same seed and split")  # fmt: skip
-    print("| model | gradient term | s/epoch | test σ | grad rel. RMS (median) | Teff |")
+    print("| model | gradient term | s/epoch | val σ | grad rel. RMS (median) | Teff |")
     print("| --- | --- | --- | --- | --- | --- |")
     variants = [
         ("plain", {"plain": True}),

@@ -25,7 +25,7 @@ error, on validation stars; 0 is the plain twin; ``--base`` adds changes to ever
 Columns: σ over all validation pixels and over Teff > 4500 K; the median relative gradient
 error over the 34 labels, over the target labels (Teff, logg, [Fe/H] and the Group I [X/Fe],
 ``phdl.evaluate.GRADIENT_TARGET_LABELS``), and over those labels where the ab initio gradient
-matters (|∂f| > 10 % of its maximum).
+matters (|∂f| > ``--matters`` = 0.1 of its maximum).
 """
 
 from __future__ import annotations
@@ -50,23 +50,25 @@ def _variants(args) -> list[tuple[str, str]]:
     return variants or DEFAULT
 
 
-def _score(model, grid, rows) -> dict[str, float]:
+def _score(model, grid, rows, matters: float) -> dict[str, float]:
     """Flux σ (all, Teff > 4500 K) and median gradient errors over ``rows``: over the 34 labels,
-    over the target labels (every pixel, and where |∂f| > 10 % of its maximum)."""
+    over the target labels (every pixel, and where |∂f| > ``matters`` × its maximum)."""
     from phdl.evaluate import GRADIENT_TARGET_LABELS, gradient_errors, residuals, sigma
     from phdl.labels import LABELS, index
 
     res = residuals(model, grid, rows)
     hot = np.asarray(grid.labels)[rows, index("Teff")] > 4500
     target = [LABELS.index(n) for n in GRADIENT_TARGET_LABELS]
-    err, lines = gradient_errors(model, grid, rows), gradient_errors(model, grid, rows, matters=0.1)
+    err = gradient_errors(model, grid, rows)
+    lines = gradient_errors(model, grid, rows, matters=matters)
     return {"sigma": sigma(res), "sigma_hot": sigma(res[hot]),
             "grad_err": float(np.nanmedian(err)),
             "grad_err_target": float(np.nanmedian(err[target])),
-            "grad_err_target_lines": float(np.nanmedian(lines[target]))}  # fmt: skip
+            "grad_err_target_lines": float(np.nanmedian(lines[target])),
+            "matters": matters}  # fmt: skip
 
 
-def main(argv: list[str] | None = None) -> None:
+def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--grid", default="runs/quick/grid.h5", help="grid file (with gradients)")
     p.add_argument("--out-dir", default="runs/bench_presets", help="where checkpoints go")
@@ -76,19 +78,40 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--grad-weights", nargs="+", type=float, metavar="W",
                    help="one PhDLspec variant per L_grad weight (0: the plain twin)")  # fmt: skip
     p.add_argument("--base", default="{}", help="JSON changes added to every --grad-weights run")
+    p.add_argument("--matters", type=float, default=0.1,
+                   help="where the gradient matters: |∂f| > this × its maximum")  # fmt: skip
     p.add_argument("--save", help="write the results as JSON here")
     p.add_argument("--plot", help="save the σ-against-gradient-error figure here (PNG)")
-    args = p.parse_args(argv)
+    return p
+
+
+def _run(name: str, text: str, args, grid) -> dict:
+    """Train one variant (a finished checkpoint is reused) and score it on validation stars."""
+    from phdl.emulator import load
+    from phdl.train import preset, train
+
+    changes = json.loads(text)
+    plain, mlp = changes.pop("plain", True), changes.pop("mlp", False)
+    fractions = {"test_fraction": args.test_fraction, "val_fraction": args.val_fraction}
+    cfg = preset("quick", mlp=mlp, plain=plain, **fractions, **changes)
+    t0 = time.perf_counter()
+    path = train(args.grid, Path(args.out_dir) / f"{name}.pt", cfg, progress=False, replace=True)
+    dt = time.perf_counter() - t0
+    model = load(path)
+    rows = np.sort(model.val_indices)  # a sweep chooses: validation stars only
+    return {"name": name, "changes": text, **_score(model, grid, rows, args.matters),
+            "train_s": dt}  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = _parser().parse_args(argv)
     if not Path(args.grid).exists():
         raise SystemExit(f"{args.grid} does not exist: make it with `make book` or `phdl grid`")
 
-    from phdl.emulator import load
     from phdl.grid import read_grid
-    from phdl.train import preset, train
 
     grid = read_grid(args.grid)
-    out_dir = Path(args.out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    Path(args.out_dir).mkdir(parents=True, exist_ok=True)
     print(f"grid {args.grid} ({len(grid)} spectra); scored on the validation stars "
           f"({args.val_fraction}), never on the test stars ({args.test_fraction})\n")  # fmt: skip
     print("| variant | changes | σ | σ hot | gradient error (34 labels) | target labels | "
@@ -96,20 +119,11 @@ def main(argv: list[str] | None = None) -> None:
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     results = []
     for name, text in _variants(args):
-        changes = json.loads(text)
-        plain, mlp = changes.pop("plain", True), changes.pop("mlp", False)
-        fractions = {"test_fraction": args.test_fraction, "val_fraction": args.val_fraction}
-        cfg = preset("quick", mlp=mlp, plain=plain, **fractions, **changes)
-        t0 = time.perf_counter()
-        path = train(args.grid, out_dir / f"{name}.pt", cfg, progress=False, replace=True)
-        dt = time.perf_counter() - t0
-        model = load(path)
-        rows = np.sort(model.val_indices)  # a sweep chooses: validation stars only
-        r = {"name": name, "changes": text, **_score(model, grid, rows), "train_s": dt}
+        r = _run(name, text, args, grid)
         results.append(r)
         print(f"| {name} | `{text}` | {r['sigma']:.4f} | {r['sigma_hot']:.4f} | "
               f"{r['grad_err']:.3f} | {r['grad_err_target']:.3f} | "
-              f"{r['grad_err_target_lines']:.3f} | {dt:.0f} |", flush=True)  # fmt: skip
+              f"{r['grad_err_target_lines']:.3f} | {r['train_s']:.0f} |", flush=True)  # fmt: skip
         if args.save:
             Path(args.save).write_text(json.dumps(results, indent=1))
     if args.plot:

@@ -46,3 +46,12 @@ class FakeSynthesizer:
         dflux_ds = -0.15 * (1.0 - t**2)  # (n, n_pix)
         grads = dflux_ds[:, None, :] * (self.W / (UPPER - LOWER)[:, None])[None]
         return flux, grads
+
+
+def fake_grid_file(tmp_path_factory, n_spec: int, n_pix: int, seed: int = 1):
+    """A grid file of ``n_spec`` FakeSynthesizer spectra of ``n_pix`` pixels (with gradients)
+    in a fresh temporary folder; returns its path."""
+    from phdl.grid import make_grid
+
+    path = tmp_path_factory.mktemp("grid") / "g.h5"
+    return make_grid(n_spec, seed, path, synthesizer=FakeSynthesizer(n_pix=n_pix), progress=False)

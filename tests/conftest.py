@@ -20,6 +20,18 @@ tqdm.set_lock(threading.RLock())
 tqdm.monitor_interval = 0
 
 
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Tiny models run faster on one torch thread (and do not spin-wait on a busy machine);
+    a module asks for it with ``pytestmark = pytest.mark.usefixtures("one_torch_thread")``."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="session")
 def syn():
     """The default engine (built-in line list, default physics), shared by the tests."""

@@ -25,13 +25,7 @@ N_PIX = 90
 WL = 10 ** (np.log10(5100.0) + 1e-4 * np.arange(N_PIX))  # the LAMOST-like 1e-4 dex step
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    """Tiny models run faster on one thread (and do not spin-wait on a busy machine)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _emulator(config, n_segments: int = 1, seed: int = 0) -> Emulator:

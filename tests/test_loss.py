@@ -88,12 +88,7 @@ L_SPEC = (0.5 + 0.0 + 1.0 + 0.0 + 0.5 + 0.25) / 6
 L_GRAD = (4.0 + 4.5) / 6
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_loss_by_hand_eq8_to_10():

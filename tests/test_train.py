@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from _fakes import FakeSynthesizer
+from _fakes import FakeSynthesizer, fake_grid_file
 
 from phdl import cli
 from phdl.emulator import load
@@ -26,19 +26,12 @@ from phdl.train.data import TrainData, label_scaling
 N_SPEC, N_PIX = 40, 60
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    """Tiny models run faster on one thread (and do not spin-wait on a busy machine)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
 def grid_path(tmp_path_factory):
-    path = tmp_path_factory.mktemp("grid") / "g.h5"
-    return make_grid(N_SPEC, 1, path, synthesizer=FakeSynthesizer(n_pix=N_PIX), progress=False)
+    return fake_grid_file(tmp_path_factory, N_SPEC, N_PIX)
 
 
 @pytest.fixture(scope="module")
@@ -268,6 +261,11 @@ def test_a_checkpoint_of_the_old_format_is_named_and_retrained(grid_path, traine
         load(old)
     with pytest.raises(ValueError, match="older phdl"):
         train(grid_path, old, _cfg(), progress=False)
+    ckpt["format"] = "phdl-emulator-9"  # a newer phdl's: not called older
+    torch.save(ckpt, tmp_path / "newer.pt")
+    with pytest.raises(ValueError, match="format 'phdl-emulator-9'; this phdl reads") as info:
+        load(tmp_path / "newer.pt")
+    assert "older" not in str(info.value)
     with pytest.warns(UserWarning, match="older phdl.*retraining"):
         train(grid_path, old, _cfg(), progress=False, replace=True)
     assert np.array_equal(

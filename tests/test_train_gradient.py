@@ -21,11 +21,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
-from _fakes import FakeSynthesizer
+from _fakes import fake_grid_file
 
 from phdl.emulator import load
-from phdl.grid import make_grid, read_grid
+from phdl.grid import read_grid
 from phdl.train import preset, train
 
 N_SPEC, N_PIX = 60, 40
@@ -46,19 +45,12 @@ SCHEDULE = {
 }
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    """Tiny models run faster on one thread (and do not spin-wait on a busy machine)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
 def grid_path(tmp_path_factory):
-    path = tmp_path_factory.mktemp("grid") / "g.h5"
-    return make_grid(N_SPEC, 1, path, synthesizer=FakeSynthesizer(n_pix=N_PIX), progress=False)
+    return fake_grid_file(tmp_path_factory, N_SPEC, N_PIX)
 
 
 @pytest.fixture(scope="module")

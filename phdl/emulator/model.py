@@ -56,10 +56,15 @@ def check_format(ckpt: Any, source: str) -> None:
     fmt = ckpt.get("format") if isinstance(ckpt, dict) else None
     if fmt == FORMAT:
         return
-    if isinstance(fmt, str) and fmt.startswith("phdl-emulator-"):
+    if fmt == "phdl-emulator-1":
         raise ValueError(
             f"{source} is a checkpoint of an older phdl (format {fmt!r}, whose test stars chose "
             f"the kept weights); this phdl reads {FORMAT!r}: retrain it with phdl train"
+        )
+    if isinstance(fmt, str) and fmt.startswith("phdl-emulator-"):
+        raise ValueError(
+            f"{source} is a phdl checkpoint of format {fmt!r}; this phdl reads {FORMAT!r}: "
+            "use the phdl that wrote it, or retrain it with this one"
         )
     raise ValueError(f"{source} is not a phdl model checkpoint (format {FORMAT!r})")
 

@@ -138,8 +138,9 @@ def gradient_tradeoff(results: Sequence[Mapping[str, object]]) -> Figure:
 
     Each result has ``name``, ``sigma`` (residual σ of the normalized flux), ``grad_err_target``
     (median relative gradient error over the target labels, every pixel) and optionally
-    ``grad_err_target_lines`` (the same where the ab initio gradient matters): filled and open
-    markers, joined per variant. Lower left is better on both counts.
+    ``grad_err_target_lines`` (the same where the ab initio gradient matters, |∂f| above
+    ``matters``, default 0.1, of its maximum): filled and open markers, joined per variant.
+    Lower left is better on both counts.
     """
     if not results:
         raise ValueError("results is empty")
@@ -154,7 +155,8 @@ def gradient_tradeoff(results: Sequence[Mapping[str, object]]) -> Figure:
             ax.plot([xl], [y], "o", mfc="none", color="C1")
     ax.plot([], [], "o", color="C0", label="every pixel")
     if any("grad_err_target_lines" in r for r in results):
-        ax.plot([], [], "o", mfc="none", color="C1", label="where |∂f| > 10 % of its maximum")
+        q = 100 * float(results[0].get("matters", 0.1))
+        ax.plot([], [], "o", mfc="none", color="C1", label=f"where |∂f| > {q:g} % of its maximum")
     ax.set_xlabel("median gradient error (Teff, logg, [Fe/H], Group I [X/Fe])")
     ax.set_ylabel("flux σ (%)")
     ax.grid(alpha=0.3)

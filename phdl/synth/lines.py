@@ -17,12 +17,15 @@ approximated by a Lorentzian of FWHM 48 Å (N_e / 1e17 cm^-3)^(2/3) ((n_u^2 - 4)
 The Lorentzian's 1/x^2 wings are somewhat stronger than the true x^-5/2 Holtsmark wings.
 
 Windows: a line's opacity is spread over +-W internal bins; W is chosen per line from its peak
-strength in a solar dwarf and a cool giant at the most enhanced abundance (2 bins for weak
-lines, 40 for strong, 160 for the strongest, 300 for Balmer lines). Narrow-window lines use the
-profile shape of the depth tau_5000 = 0.1 (their bin distribution barely changes with depth);
-wide-window lines use a profile per depth. The core bins of every line (the centre bin and its
-neighbours) take the escape-weighted opacity of :func:`phdl.synth.profiles.core_opacity`, which
-keeps saturated lines' equivalent widths independent of the grid (module docstring there).
+strength in a solar dwarf and a cool giant at the most enhanced abundance: at oversample 4,
+W = 2, 6, 20, 60 or 150 bins (where the wing falls to 3 % of the continuum), 300 for the Balmer
+lines and Ca II H & K; above oversample 4 the half widths scale with K / 4, so a window keeps
+its reach in Å (``Synthesizer`` chooses them). Narrow-window lines (W = 2) use the profile
+shape of the depth tau_5000 = 0.1 (their bin distribution barely changes with depth); the
+others use a profile per depth. The core bins of every line (the centre bin and its
+neighbours) take the escape-weighted opacity of :func:`phdl.synth.profiles.core_opacity`,
+which makes saturated lines' equivalent widths nearly independent of the grid (4.6-6.3 %
+between oversample 4 and 16; module docstring there).
 """
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ transparent part where the core is thick. The continuum's optical depth is commo
 whole bin and drops out. For one ray of angle mu this is exact for an isolated line in LTE;
 the flux mixes rays, and the single mu = CORE_MU = 0.7 was calibrated on the 30 lines of
 ``benchmarks/bench_convergence.py`` (mu = 0.5 leaves saturated lines 16 % too weak on average
-at K = 4, 0.8 6 % too strong). Blends are treated line by line (each line's own tau_L). Narrow-
+at K = 4, 0.8 7 % too strong). Blends are treated line by line (each line's own tau_L). Narrow-
 window lines take the sub-bin profile shape of the reference depth, as their bin averages do.
 The derivative of kappa_core with respect to every depth's A, f, eta and tau_5000 / kappa_5000
 enters the engine's exact gradient spectra through one reverse pass per block of lines

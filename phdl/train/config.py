@@ -60,7 +60,7 @@ class TrainConfig:
     - ``test_fraction`` (paper 0.1, rounded up: 623 of 6222): the held-out test stars, read
       only after training, for the reported numbers. ``val_fraction``: the validation stars,
       taken from the rest, that choose the early stop and the kept weights (the paper names
-      no validation set; we take 0.1 of the grid, so the paper's grid trains on 4,977).
+      no validation set; we take 0.1 of the grid, so the paper's grid trains on 4,976).
       ``split_seed`` (the split, :func:`phdl.train.split_indices`), ``seed``
       (initialization, shuffling, pixel and label subsets).
     """

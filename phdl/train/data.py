@@ -107,7 +107,8 @@ class TrainData:
     ) -> TrainData:
         """From a :class:`phdl.grid.Grid` and the split / scaling stored in a checkpoint.
 
-        The test rows are not an argument: nothing in training can read them.
+        The test rows are not an argument: the arrays hold every grid row, but training
+        indexes only ``train`` and ``val``.
         """
         if tuple(grid.label_names) != LABELS:
             raise ValueError(f"{grid.path}: label_names differ from phdl.labels.LABELS")

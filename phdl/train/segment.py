@@ -3,8 +3,9 @@
 An epoch shuffles the training spectra and takes one Adam step per batch (a random subset of
 pixels and of gradient labels per step, if the config asks), then, every ``eval_every``
 epochs, evaluates the loss of the validation stars; the weights with the lowest validation loss
-are kept, and a segment stops early when it has not improved for ``patience`` epochs. The test
-stars are not in :class:`~phdl.train.data.TrainData` at all. Every random
+are kept, and a segment stops early when it has not improved for ``patience`` epochs.
+:class:`~phdl.train.data.TrainData` holds no test indices: training indexes only the training
+and validation rows. Every random
 choice of an epoch is seeded by (seed, segment, epoch), so a resumed run follows the same
 schedule as an uninterrupted one. The checkpoint dict is updated after every epoch and saved
 through a :class:`Saver` (atomically, at most every few seconds).
