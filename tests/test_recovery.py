@@ -135,6 +135,9 @@ def test_emulator_limit_says_which_limits_the_fit():
     assert "errors dominate the noise" in text
     exact = rc.emulator_limit(np.array([1.0, 1.1]), np.array([0.98, 1.05]))
     assert "close to exact" in exact and "dominate" not in exact
+    between = rc.emulator_limit(np.array([1.30, 1.36, 1.40]), np.array([1.2, 1.23, 1.3]))
+    assert "add about 36% of the noise variance" in between
+    assert "close to exact" not in between and "dominate" not in between
     with pytest.raises(ValueError, match="chi_truth"):
         rc.emulator_limit(np.ones(3), np.ones(2))
 
