@@ -39,13 +39,9 @@ class LineGroup:
         self.c_lo, self.c_hi = self.x_lo[:, self.core], self.x_hi[:, self.core]
         self.c_valid = torch.as_tensor(valid[:, self.core])
 
-    def set_sets(self, sp: np.ndarray, node: np.ndarray, w: np.ndarray) -> None:
-        """Group the lines by species and by continuum-node interval for the chain rule."""
+    def set_sets(self, sp: np.ndarray) -> None:
+        """Group the lines by species for the chain rule."""
         self.sp_sets = [(int(k), torch.as_tensor(np.flatnonzero(sp == k))) for k in np.unique(sp)]
-        self.node_sets = []
-        for j in np.unique(node):
-            rows = np.flatnonzero(node == j)
-            self.node_sets.append((int(j), torch.as_tensor(rows), torch.as_tensor(w[rows])))
 
     def _geometry(self, per_depth: bool):
         if per_depth:
@@ -87,8 +83,8 @@ class LineGroup:
         B, L, W, D = src.shape
         return kappa.index_add(1, self.index, src.reshape(B, L * W, D))
 
-    def tangent(self, out, H, A, f, eta, pa, pf, pe, d_depth, d_vmic, d_nsp, d_nodes, ref_depth,
-                rt, d_rt, dlnt):  # fmt: skip
+    def tangent(self, out, H, A, f, eta, pa, pf, pe, d_depth, d_vmic, d_nsp, ref_depth, rt,
+                d_rt, dlnt):  # fmt: skip
         """Add this group's sum_d H dkappa/dlabel to ``out`` (B, n_int, M): the binned profiles'
         terms, the core bins' terms (:meth:`_core_z`), then the chain rule (:meth:`_chain`)."""
         B, L, D = A.shape
@@ -97,7 +93,7 @@ class LineGroup:
         e_ref[ref_depth] = 1.0
         Z = self._bin_z(h, A, f, eta, pa, pf, pe, ref_depth, e_ref)
         Z, g_rt = self._core_z(Z, h, A, f, eta, pa, pf, pe, ref_depth, e_ref, rt, dlnt)
-        t = self._chain(Z, d_depth, d_vmic, d_nsp, d_nodes)
+        t = self._chain(Z, d_depth, d_vmic, d_nsp)
         c = self.core
         t_core = torch.bmm(g_rt.reshape(B, L * (c.stop - c.start), D), d_rt).view(
             B, L, -1, t.shape[-1]
@@ -106,7 +102,7 @@ class LineGroup:
         return out.index_add(1, self.index, t.reshape(B, L * self.n_w, -1))
 
     def _bin_z(self, h, A, f, eta, pa, pf, pe, ref_depth, e_ref) -> list:
-        """Per local input k (6): H times d(binned opacity)/d input, (B, L, W, D) each."""
+        """Per local input k (5): H times d(binned opacity)/d input, (B, L, W, D) each."""
         fe = self._fe(f, eta, ref_depth)
         phi, p_f, p_e = bin_average_partials(*self._geometry(self.per_depth), *fe)
         Z = []
@@ -114,7 +110,7 @@ class LineGroup:
             hphi = h * phi
             hA = h * A[:, :, None, :]
             a_f, a_e = hA * p_f, hA * p_e
-            for k in range(6):
+            for k in range(len(pa)):
                 z = hphi * pa[k][:, :, None, :]
                 if k < 4:
                     z = z + a_f * pf[k][:, :, None, :] + a_e * pe[k][:, :, None, :]
@@ -122,7 +118,7 @@ class LineGroup:
             return Z
         hphi = h * phi[..., None]
         hA = (h * A[:, :, None, :]).sum(-1)  # (B, L, W)
-        for k in range(6):
+        for k in range(len(pa)):
             z = hphi * pa[k][:, :, None, :]
             if k < 4:
                 fe_k = p_f * pf[k][:, :, None, ref_depth] + p_e * pe[k][:, :, None, ref_depth]
@@ -150,7 +146,7 @@ class LineGroup:
                                     dlnt)  # fmt: skip
                 grads.append(torch.autograd.grad((h[:, j, c] * core).sum(), (*leaves, rtl)))
         g_a, g_f, g_e, g_rt = (torch.cat(g, dim=1) for g in zip(*grads, strict=True))
-        for k in range(6):
+        for k in range(len(pa)):
             z = g_a * pa[k][:, :, None, :]
             if k < 4 and self.per_depth:
                 z = z + g_f * pf[k][:, :, None, :] + g_e * pe[k][:, :, None, :]
@@ -160,8 +156,8 @@ class LineGroup:
             Z[k] = torch.cat([Z[k][:, :, : c.start], z, Z[k][:, :, c.stop :]], dim=2)
         return Z, g_rt
 
-    def _chain(self, Z, d_depth, d_vmic, d_nsp, d_nodes) -> torch.Tensor:
-        """The chain rule from the six local inputs to the labels: (B, L, W, M)."""
+    def _chain(self, Z, d_depth, d_vmic, d_nsp) -> torch.Tensor:
+        """The chain rule from the five local inputs to the labels: (B, L, W, M)."""
         B, L, W, D = Z[0].shape
         M = d_depth.shape[-1]
         zd = torch.stack(Z[:3], dim=3).reshape(B, L * W, 3 * D)
@@ -170,10 +166,4 @@ class LineGroup:
         for k, rows in self.sp_sets:  # species density: shared by the lines of a species
             z = Z[4][:, rows].reshape(B, -1, D)
             t.index_add_(1, rows, torch.bmm(z, d_nsp[:, k]).view(B, len(rows), W, M))
-        for j, rows, wr in self.node_sets:  # continuum: linear in the two nearest nodes
-            z = Z[5][:, rows].reshape(B, -1, D)
-            r0 = torch.bmm(z, d_nodes[:, j]).view(B, len(rows), W, M)
-            r1 = torch.bmm(z, d_nodes[:, j + 1]).view(B, len(rows), W, M)
-            wr = wr[None, :, None, None]
-            t.index_add_(1, rows, r0 * (1.0 - wr) + r1 * wr)
         return t

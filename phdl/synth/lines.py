@@ -171,7 +171,7 @@ class LineOpacity:
         for w in np.unique(half_widths):
             sel = np.nonzero(half_widths == w)[0]
             grp = LineGroup(sel, lines.wl[sel], int(w), grid, per_depth=w > 2)
-            grp.set_sets(self.sp_idx.numpy()[sel], i0[sel], w_node[sel])
+            grp.set_sets(self.sp_idx.numpy()[sel])
             self.groups.append(grp)
 
     def drivers(self, atm, n_mol, q_mol, free) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -183,12 +183,17 @@ class LineOpacity:
         n_hi = n_el[:, 0] * atm.frac[:, 0, 0]
         return atm.n_e, n_hi, torch.cat([n_at, n_mol / q_mol], dim=1)
 
-    def local(self, T, n_e, n_hi, vmic, nsp, kc_nodes) -> tuple[torch.Tensor, ...]:
-        """The six inputs each line sees at each depth, broadcastable to (B, L, D): T, n_e,
-        n_HI, vmic, n/U of its species and the continuum opacity at its wavelength."""
-        kc = kc_nodes[:, :, self.c_i0] * (1 - self.c_w) + kc_nodes[:, :, self.c_i0 + 1] * self.c_w
+    def local(self, T, n_e, n_hi, vmic, nsp) -> tuple[torch.Tensor, ...]:
+        """The five inputs each line sees at each depth, broadcastable to (B, L, D): T, n_e,
+        n_HI, vmic and n/U of its species."""
         return (T[:, None, :], n_e[:, None, :], n_hi[:, None, :], vmic[:, None, None],
-                nsp[:, self.sp_idx, :], kc.transpose(1, 2))  # fmt: skip
+                nsp[:, self.sp_idx, :])  # fmt: skip
+
+    def continuum_at_lines(self, kc_nodes) -> torch.Tensor:
+        """The continuum opacity at each line's centre (B, L, D) [cm^-1], linear between the
+        continuum nodes (B, D, n_nodes)."""
+        kc = kc_nodes[:, :, self.c_i0] * (1 - self.c_w) + kc_nodes[:, :, self.c_i0 + 1] * self.c_w
+        return kc.transpose(1, 2)
 
     def strengths(self, T, n_e, n_hi, vmic, nsp_l):
         """Integrated opacity S [cm^-1 Å], Doppler width and Lorentz HWHM [Å]: (B, L, D)."""
@@ -203,17 +208,16 @@ class LineOpacity:
         stark = self.stark_h[None, :, None] * (n_e / 1e17) ** (2.0 / 3.0)
         return S, dopp, gam * self.lor_k[None, :, None] + stark
 
-    def line_fn(self, T, n_e, n_hi, vmic, nsp_l, kc_l):
+    def line_fn(self, T, n_e, n_hi, vmic, nsp_l):
         """Integrated opacity A [cm^-1 Å], pseudo-Voigt FWHM f [Å] and Lorentz weight eta, each
-        (B, L, D), from the per-line inputs of :meth:`local` (elementwise; ``kc_l`` enters the
-        gradient bookkeeping only, with zero partials)."""
+        (B, L, D), from the per-line inputs of :meth:`local` (elementwise)."""
         S, dopp, hwhm = self.strengths(T, n_e, n_hi, vmic, nsp_l)
         f, eta = pseudo_voigt(dopp, hwhm)
-        return S + 0.0 * kc_l, f, eta  # kc_l: zero partials, keeps the six inputs aligned
+        return S, f, eta
 
     def partials(self, inputs):
-        """(A, f, eta) and their partial derivatives with respect to each of the six local
-        inputs (forward mode along each input): three tensors (6, B, L, D)."""
+        """(A, f, eta) and their partial derivatives with respect to each of the five local
+        inputs (forward mode along each input): three tensors (5, B, L, D)."""
         pa, pf, pe = [], [], []
         outs = None
         for k in range(len(inputs)):
@@ -235,19 +239,19 @@ class LineOpacity:
             kappa = g.add(kappa, A[:, s], f[:, s], eta[:, s], rt, self.dlnt, self.ref_depth)
         return kappa
 
-    def tangent(self, H, outs, parts, d_depth, d_vmic, d_nsp, d_nodes, n: int, rt, d_rt):
+    def tangent(self, H, outs, parts, d_depth, d_vmic, d_nsp, n: int, rt, d_rt):
         """sum_d H(lambda, d) d kappa_lines(lambda, d) / d label_m -> (B, n, M).
 
         H (B, n, D) is d flux / d kappa; ``outs`` = (A, f, eta) and ``parts`` their partials
-        (6, B, L, D) from :meth:`partials`; the label derivatives of the local inputs are
-        ``d_depth`` (B, 3 D, M) for T, n_e, n_HI, ``d_vmic`` (B, M), ``d_nsp`` (B, S, D, M)
-        for the species densities and ``d_nodes`` (B, N, D, M) for the continuum nodes; ``rt``
-        (B, D) is tau_5000 / kappa_5000 and ``d_rt`` (B, D, M) its label derivatives.
+        (5, B, L, D) from :meth:`partials`; the label derivatives of the local inputs are
+        ``d_depth`` (B, 3 D, M) for T, n_e, n_HI, ``d_vmic`` (B, M) and ``d_nsp`` (B, S, D, M)
+        for the species densities; ``rt`` (B, D) is tau_5000 / kappa_5000 and ``d_rt``
+        (B, D, M) its label derivatives (the continuum enters the lines through rt alone).
         """
         out = torch.zeros(H.shape[0], n, d_depth.shape[-1], dtype=H.dtype)
         for g in self.groups:
             s = g.sel
             out = g.tangent(out, H, *(o[:, s] for o in outs), *(p[:, :, s] for p in parts),
-                            d_depth, d_vmic, d_nsp, d_nodes, self.ref_depth, rt, d_rt,
+                            d_depth, d_vmic, d_nsp, self.ref_depth, rt, d_rt,
                             self.dlnt)  # fmt: skip
         return out

@@ -92,9 +92,9 @@ class Synthesizer:
         )
         with torch.no_grad():
             T, _, n_e, n_hi, vmic, kc_nodes, nsp = self._stage_a(torch.as_tensor(refs))
-            loc = self.lineop.local(T, n_e, n_hi, vmic, nsp, kc_nodes)
-            S, dopp, hwhm = (q[:, :, d] for q in self.lineop.strengths(*loc[:5]))
-            eta0 = S / (np.sqrt(np.pi) * dopp * loc[5][:, :, d])
+            loc = self.lineop.local(T, n_e, n_hi, vmic, nsp)
+            S, dopp, hwhm = (q[:, :, d] for q in self.lineop.strengths(*loc))
+            eta0 = S / (np.sqrt(np.pi) * dopp * self.lineop.continuum_at_lines(kc_nodes)[:, :, d])
             a = hwhm / dopp
             reach = torch.sqrt(eta0 * a / (np.sqrt(np.pi) * _WING_LEVEL)) * dopp  # Å
             reach = torch.maximum(reach, 4.0 * (dopp + hwhm)).amax(0).numpy()
@@ -160,7 +160,7 @@ class Synthesizer:
 
     def _stage_b(self, T, kappa_ref, n_e, n_hi, vmic, kc_nodes, nsp) -> torch.Tensor:
         """Internal-bin flux (B, n_int) from the stage-A quantities."""
-        A, f, eta = self.lineop.line_fn(*self.lineop.local(T, n_e, n_hi, vmic, nsp, kc_nodes))
+        A, f, eta = self.lineop.line_fn(*self.lineop.local(T, n_e, n_hi, vmic, nsp))
         kappa = self._kappa(kc_nodes, kappa_ref, A, f, eta)
         r = transfer.depth_ratio(kappa, kappa_ref, self.tau)
         return self._flux_from(r, transfer.planck(self.wl_int, T), self._dlnt, self.physics.n_mu)
@@ -200,11 +200,10 @@ class Synthesizer:
         (T, kref, n_e, n_hi, vmic, kc, nsp), tangents = self._stage_a_with_tangents(x)
         dT, dkref, dne, dnhi, dvmic, dkc, dnsp = tangents
         lo = self.lineop
-        inputs = lo.local(T, n_e, n_hi, vmic, nsp, kc)
+        inputs = lo.local(T, n_e, n_hi, vmic, nsp)
         outs, parts = lo.partials(inputs)
         A, f, eta = outs
         d_depth = torch.cat([dT, dne, dnhi], dim=1)  # (B, 3D, M)
-        d_nodes = dkc.transpose(1, 2).contiguous()  # (B, N, D, M)
         with torch.enable_grad():
             kappa = self._kappa(kc, kref, A, f, eta)
             r = transfer.depth_ratio(kappa, kref, self.tau).detach().requires_grad_(True)
@@ -218,7 +217,7 @@ class Synthesizer:
         dF = dF + self._continuum_tangent(H, dkc)
         rt = self.tau / kref
         d_rt = -(rt / kref)[..., None] * dkref
-        dF = dF + lo.tangent(H, outs, parts, d_depth, dvmic, dnsp, d_nodes, self.grid.n, rt, d_rt)
+        dF = dF + lo.tangent(H, outs, parts, d_depth, dvmic, dnsp, self.grid.n, rt, d_rt)
         return self.instrument.with_tangent(F, dF)
 
     def _continuum_tangent(self, H: torch.Tensor, dkc: torch.Tensor) -> torch.Tensor:
