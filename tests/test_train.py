@@ -149,6 +149,47 @@ def test_label_subset_is_unbiased(grid):
     assert est.std() > 0.01 * full  # it is an estimate, not the full term
 
 
+def test_directional_l2_is_unbiased_for_the_full_squared_term(grid):
+    """The mean over random directions u = w ∘ z of (u·Δ)² averages to Σ_m w_m² Δ_m²."""
+    from phdl.emulator import MLPConfig, build_network
+    from phdl.train.loss import random_directions
+
+    torch.manual_seed(0)
+    data = _data(grid)
+    net = build_network(MLPConfig(hidden=16), N_PIX)
+    rows, pix = data.train[:8], torch.arange(N_PIX)
+    with torch.no_grad():
+        full = batch_loss(net, data, rows, pix, None, torch.arange(N_LABELS), norm="l2")[2]
+        g = torch.Generator().manual_seed(0)
+        est = [
+            batch_loss(net, data, rows, pix, None, random_directions(2, data.weights, g),
+                       norm="l2")[2]
+            for _ in range(600)
+        ]  # fmt: skip
+    est = torch.stack(est).numpy()
+    assert abs(est.mean() - full.item()) < 4 * est.std() / np.sqrt(len(est))
+    assert est.std() > 0.01 * full.item()
+
+
+@pytest.mark.parametrize("kind", ["mlp", "transformer"])
+def test_directional_derivative_is_the_jacobian_along_the_direction(grid, kind):
+    from phdl.emulator import MLPConfig, TransformerConfig, build_network
+    from phdl.emulator.model import flux_and_directional, flux_and_jacobian
+
+    torch.manual_seed(0)
+    data = _data(grid)
+    cfg = MLPConfig(hidden=16) if kind == "mlp" else TransformerConfig(16, 1, 2, 4, 32, 32)
+    net = build_network(cfg, N_PIX)
+    query = net.query(torch.as_tensor(grid.wavelength)).float() if kind != "mlp" else None
+    x, u = data.labels[:5], torch.randn(3, N_LABELS) * data.weights
+    with torch.no_grad():
+        f1, jac = flux_and_jacobian(net, x, query, data.lo, data.hi, torch.arange(N_LABELS))
+        f2, d = flux_and_directional(net, x, query, data.lo, data.hi, u)
+    assert d.shape == (5, 3, N_PIX)
+    torch.testing.assert_close(f2, f1)
+    torch.testing.assert_close(d, torch.einsum("km,bmp->bkp", u, jac), rtol=1e-4, atol=1e-6)
+
+
 def test_checkpoint_contents_and_round_trip(trained, grid):
     ckpt = torch.load(trained, weights_only=True)
     assert ckpt["progress"]["finished"] and ckpt["kind"] == "transformer"

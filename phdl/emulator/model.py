@@ -132,6 +132,24 @@ def flux_and_jacobian(
     return flux, jac.transpose(0, 1)
 
 
+def flux_and_directional(
+    net: nn.Module,
+    x_phys: torch.Tensor,
+    query: torch.Tensor | None,
+    lo: torch.Tensor,
+    hi: torch.Tensor,
+    directions: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Flux (B, P) and its directional derivatives (B, k, P) along ``directions`` (k, 34), each
+    a tangent in the physical labels (∂f/∂θ · u), every label moving at once: the same
+    hand-written forward mode as :func:`flux_and_jacobian`'s "manual", with the scaled
+    tangents u / (p_max - p_min). Differentiable with respect to the network weights."""
+    k = len(directions)
+    dx = (directions / (hi - lo)[None, :])[:, None, :].expand(k, *x_phys.shape)
+    flux, jac = net.forward_jvp(scale(x_phys, lo, hi), query, dx.contiguous())
+    return flux, jac.transpose(0, 1)
+
+
 def check_compatible(label_names, wavelength, grid: Any, what: str) -> None:
     """ValueError naming the field if a model's labels or wavelength grid differ from ``grid``."""
     where = getattr(grid, "path", None) or "the grid"

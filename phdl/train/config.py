@@ -36,6 +36,11 @@ class TrainConfig:
       this is how a CPU affords it.
     - ``grad_labels``: 34 = the full gradient term (Eq. 10); k < 34 = a random subset of k
       labels per step, reweighted by 34 / k (unbiased), about 34 / k times cheaper.
+    - ``grad_directions``: False = the gradient spectra of ``grad_labels`` random labels per
+      step; True = instead the derivatives along ``grad_labels`` random directions u = w ∘ z,
+      z ~ N(0, 1), each moving all 34 labels at once (:mod:`phdl.train.loss`): with
+      ``grad_norm`` "l2" an unbiased estimate of the full squared term from k forward-mode
+      passes.
     - ``grad_batch``: 0 = L_grad over every spectrum of the batch; g > 0 = over the first g
       spectra of each (shuffled) batch only, L_spec still over all: unbiased, cheaper.
     - ``grad_weight``: factor on L_grad (the paper: 1, L = L_spec + L_grad).
@@ -75,6 +80,7 @@ class TrainConfig:
     segments: int = 11
     pixels_per_step: int = 0
     grad_labels: int = N_LABELS
+    grad_directions: bool = False
     grad_batch: int = 0
     grad_weight: float = 1.0
     grad_warmup: int = 0

@@ -9,6 +9,15 @@
 With a subset S of k labels per step, Σ_m is estimated by (34 / k) Σ_{m ∈ S}: for S drawn
 uniformly without replacement, each label is in S with probability k / 34, so the estimate
 is unbiased.
+
+Directional derivatives instead of label subsets: k random directions u = w ∘ z, z ~ N(0, 1)
+in the 34 physical labels, each one forward-mode pass that moves every label at once. The
+error of the directional derivative, u·(∂f̂ - ∂f), has E_z[(u·Δ)²] = Σ_m w_m² Δ_m², so with
+``norm`` "l2" the mean over the k directions is an unbiased estimate of the full squared term;
+with "l1", E_z|u·Δ| = sqrt(2/π) (Σ_m w_m² Δ_m²)^½, the root of that sum (not Eq. 10's Σ_m). A
+direction's target is a weighted sum of all 34 gradient spectra: dense where any label has a
+line, so a network is not pulled toward zero derivatives by the many zeros of one label's
+sparse gradient spectrum.
 """
 
 from __future__ import annotations
@@ -16,7 +25,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from phdl.emulator.model import CHUNK, flux_and_jacobian
+from phdl.emulator.model import CHUNK, flux_and_directional, flux_and_jacobian
 from phdl.labels import N_LABELS, scale
 from phdl.train.data import TrainData
 
@@ -36,7 +45,9 @@ def batch_loss(
     """(L, L_spec, L_grad) of one batch; ``which`` None = no gradient term (plain).
 
     ``rows``: grid rows (B,); ``pix``: grid pixel indices (P,); ``query``: the network's
-    query for those pixels; ``which``: label indices (k,) whose gradient spectra are matched;
+    query for those pixels; ``which``: label indices (k,) (long) whose gradient spectra are
+    matched, or k directions (k, 34) (float, physical units, the weights w_m included) whose
+    directional derivatives are matched (see the module docstring);
     ``method``: how the model's derivatives are computed (see
     :func:`phdl.emulator.flux_and_jacobian`); ``norm``: "l1" (Eq. 10) or "l2" (squared
     weighted errors, Σ_m w_m² (∂f/∂θ_m - ∂f̂/∂θ_m)²); ``grad_rows`` > 0: L_grad from the first
@@ -52,16 +63,37 @@ def batch_loss(
     if data.gradients is None:
         raise ValueError("the gradient loss needs a grid with gradients")
     g = len(rows) if grad_rows <= 0 else min(grad_rows, len(rows))
-    pred, jac = flux_and_jacobian(net, x[:g], query, data.lo, data.hi, which, method)
+    directional = which.is_floating_point()
+    if directional:
+        pred, jac = flux_and_directional(net, x[:g], query, data.lo, data.hi, which)
+    else:
+        pred, jac = flux_and_jacobian(net, x[:g], query, data.lo, data.hi, which, method)
     if g < len(rows):
         pred = torch.cat([pred, net(scale(x[g:], data.lo, data.hi), query)])
     spec = (pred - flux).abs().mean()
     rows = rows[:g]
-    true = data.gradients[rows[:, None, None], which[None, :, None], pix[None, None, :]]
-    w = data.weights[which][None, :, None]
-    err = ((jac - true) * w).abs() if norm == "l1" else ((jac - true) * w) ** 2
-    grad = (N_LABELS / len(which)) * err.sum(dim=1).mean()
+    if directional:  # (g, k, P): u·∂f per direction, w already inside u
+        every = data.gradients[rows[:, None, None], _all_labels(which)[None, :, None], pix]
+        diff = jac - torch.einsum("km,bmp->bkp", which, every)
+    else:
+        true = data.gradients[rows[:, None, None], which[None, :, None], pix[None, None, :]]
+        diff = (jac - true) * data.weights[which][None, :, None]
+    err = diff.abs() if norm == "l1" else diff**2
+    scale_k = 1.0 if directional else N_LABELS
+    grad = (scale_k / len(which)) * err.sum(dim=1).mean()
     return spec + grad_weight * grad, spec, grad
+
+
+def _all_labels(directions: torch.Tensor) -> torch.Tensor:
+    """Every label's index (34,), on the directions' device."""
+    return torch.arange(directions.shape[1], device=directions.device)
+
+
+def random_directions(k: int, weights: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+    """k random directions u = w ∘ z (k, 34), z ~ N(0, 1), for the directional gradient term;
+    ``weights``: w_m = 1/σ_m (34,), physical units⁻¹, so u·∂f is unitless."""
+    z = torch.randn(k, len(weights), generator=g)
+    return z.to(weights.device) * weights[None, :]
 
 
 def evaluate(

@@ -28,7 +28,7 @@ from phdl.atomic import atomic_path
 from phdl.labels import N_LABELS
 from phdl.train.config import TrainConfig
 from phdl.train.data import TrainData
-from phdl.train.loss import batch_loss, evaluate
+from phdl.train.loss import batch_loss, evaluate, random_directions
 
 HISTORY_KEYS = (
     "epoch", "lr", "train_loss", "train_spec", "train_grad",
@@ -115,10 +115,15 @@ def _optimizer(net: nn.Module, cfg: TrainConfig, ckpt: dict[str, Any]):
     return opt, sched
 
 
-def _grad_labels(cfg: TrainConfig, epoch: int, g: torch.Generator) -> torch.Tensor | None:
-    """The labels whose gradient spectra this step matches (None: L_spec alone)."""
+def _grad_labels(
+    cfg: TrainConfig, epoch: int, g: torch.Generator, weights: torch.Tensor
+) -> torch.Tensor | None:
+    """The labels whose gradient spectra this step matches, or the directions (k, 34) whose
+    derivatives it matches (None: L_spec alone)."""
     if cfg.plain or epoch < cfg.grad_warmup:
         return None
+    if cfg.grad_directions:
+        return random_directions(cfg.grad_labels, weights.cpu(), g)
     if cfg.grad_labels == N_LABELS:
         return torch.arange(N_LABELS)
     return torch.randperm(N_LABELS, generator=g)[: cfg.grad_labels].sort().values
@@ -135,7 +140,7 @@ def _train_epoch(seg: _Segment, data: TrainData, cfg: TrainConfig, opt, epoch: i
         if 0 < cfg.pixels_per_step < n_seg:
             pick = torch.randperm(n_seg, generator=g)[: cfg.pixels_per_step]
             pix = (pick.sort().values + seg.a).to(dev)
-        which = _grad_labels(cfg, epoch, g)
+        which = _grad_labels(cfg, epoch, g, data.weights)
         which = None if which is None else which.to(dev)
         sums += _step(seg, data, cfg, opt, order[i : i + cfg.batch_size], pix, which)
     return sums / n_train
