@@ -34,8 +34,11 @@ class Physics:
 
     Attributes (units in brackets):
         linelist: path of the atomic line list (CSV, VALD, Kurucz gfall or MOOG); None =
-            built-in. It is read here, so a bad record fails at once with the reader's
-            ``path:line: ... field ...`` ValueError.
+            built-in (``phdl/data/linelist.csv`` and the molecular band model). It is read
+            here, so a bad record fails at once with the reader's ``path:line: ... field ...``
+            ValueError. The special value ``"vald"`` selects the built-in VALD selection,
+            atoms and molecules (:mod:`phdl.synth.vald`, ``data/VALD.md``): its molecular
+            lines replace the band model (``molecules`` still switches them on and off).
         loggf_offsets: per-species additive log gf offsets, e.g. ``{"Fe I": -0.05}`` [dex].
         loggf_scatter: Gaussian scatter added to every line's log gf with ``seed`` [dex].
         missing_line_fraction: fraction of atomic lines dropped at random with ``seed``.
@@ -122,7 +125,11 @@ class Physics:
             from . import atlas9
 
             atlas9.load()  # cached; FileNotFoundError / ValueError naming the data file
-        if self.linelist is not None:
+        if self.linelist == "vald":
+            from . import vald
+
+            vald.load()  # cached; FileNotFoundError / ValueError naming the data file
+        elif self.linelist is not None:
             if not Path(self.linelist).exists():
                 raise FileNotFoundError(f"Physics.linelist: no such file {self.linelist}")
             with warnings.catch_warnings():  # the Synthesizer's own read repeats them
@@ -137,7 +144,8 @@ class Physics:
 
     def hash(self) -> str:
         """Short sha256 of the physics choices, of :data:`ENGINE_VERSION` (and of the bytes of
-        the line list file and of the ATLAS9 grid and the partition-function table when used).
+        the line list file (for ``"vald"``: of the VALD selection's file), of the ATLAS9 grid
+        and of the partition-function table when used).
         ``atmosphere`` and ``partition_functions`` enter only when they are not the defaults.
         A grid or a sky cache made by other numerics has another hash, and is not reused."""
         d = self.to_dict()
@@ -146,7 +154,11 @@ class Physics:
             if d[name] == default:
                 del d[name]
         h = hashlib.sha256(json.dumps(d, sort_keys=True).encode())
-        if self.linelist is not None:
+        if self.linelist == "vald":
+            from . import vald
+
+            h.update(vald.load().sha256.encode())
+        elif self.linelist is not None:
             h.update(Path(self.linelist).read_bytes())
         if self.atmosphere == "atlas9":
             from . import atlas9

@@ -17,7 +17,7 @@ import torch
 from tqdm import tqdm
 
 from .. import labels as L
-from . import atmosphere, molecules, transfer
+from . import atmosphere, molecules, transfer, vald
 from .atoms import ATOMS
 from .compiled import MaybeCompiled, compile_default
 from .continuum import Continuum, kappa5000_fn
@@ -53,9 +53,12 @@ class Synthesizer:
         self.continuum = Continuum(self.grid.nodes)
         self.kappa5000 = kappa5000_fn()
         self.instrument = Instrument(p, self.grid)
-        atomic = read_linelist(p.linelist) if p.linelist else read_csv()
         lo, hi = self.grid.edges[0], self.grid.edges[-1]
-        bands = molecules.band_lines(lo, hi)
+        if p.linelist == vald.NAME:  # the VALD selection: its molecules replace the band model
+            atomic, bands = vald.lines(lo, hi)
+        else:
+            atomic = read_linelist(p.linelist) if p.linelist else read_csv()
+            bands = molecules.band_lines(lo, hi)
         self.lines = assemble(atomic, bands, p, lo, hi)
         log_tau = np.linspace(*p.log_tau_range, p.n_depth)
         self.ref_depth = int(np.argmin(np.abs(log_tau - _LOG_TAU_PROFILE)))
