@@ -2,7 +2,7 @@
 
 Usage: .venv/bin/python benchmarks/bench_engine.py [--grid N] [--workers W] [--chunk-size C]
        [--compile 0|1] [--threads T] [--skip-rates] [--atmosphere grey|atlas9]
-       [--partition-functions two-level|bc2016]
+       [--partition-functions two-level|bc2016] [--linelist PATH|vald]
 Prints one markdown table row per measurement (for BENCHMARKS.md). With --grid N it also times
 `phdl.grid.make_grid` for N spectra with gradients (the quick profile uses 320) and extrapolates
 linearly to the paper's 6,222 spectra; ``--workers W`` runs the grid on W engine processes of one
@@ -40,6 +40,7 @@ def main() -> None:
     ap.add_argument("--skip-rates", action="store_true", help="only time make_grid")
     ap.add_argument("--atmosphere", default="grey", help="Physics.atmosphere")
     ap.add_argument("--partition-functions", default="two-level", help="Physics option")
+    ap.add_argument("--linelist", default=None, help="Physics.linelist (a path, or vald)")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -48,9 +49,11 @@ def main() -> None:
         f"# {platform.node()} {cpu}, {torch.get_num_threads()} threads, "
         f"torch {torch.__version__}, compile={args.compile}, atmosphere={args.atmosphere}, "
         f"partition functions={args.partition_functions}"
+        + (f", line list={args.linelist}" if args.linelist else "")
     )
     t0 = time.perf_counter()
-    physics = Physics(atmosphere=args.atmosphere, partition_functions=args.partition_functions)
+    physics = Physics(atmosphere=args.atmosphere, partition_functions=args.partition_functions,
+                      linelist=args.linelist)  # fmt: skip
     syn = Synthesizer(physics, compile=bool(args.compile))
     print(f"engine set-up: {time.perf_counter() - t0:.1f} s ({len(syn.lines)} lines)")
     x = sample_labels(64, 123)
