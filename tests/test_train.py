@@ -415,3 +415,14 @@ def test_training_never_reads_the_test_stars(grid_path, grid, trained, tmp_path)
                        tmp_path / "v.pt", _cfg(), progress=False))  # fmt: skip
     assert other.history[0]["val_loss"] != emu.history[0]["val_loss"]
     assert not np.array_equal(other.predict(grid.labels[:3]), emu.predict(grid.labels[:3]))
+
+
+def test_warm_up_epochs_neither_keep_weights_nor_spend_patience(grid_path, tmp_path):
+    """With a warm-up longer than the patience, training runs past the warm-up and keeps
+    weights from after it (the validation loss includes L_grad: a warm-up epoch's loss does not
+    compare with a later one's)."""
+    cfg = _cfg(epochs=9, patience=2, grad_warmup=5, grad_weight=1e3, eval_every=1)
+    out = train(grid_path, tmp_path / "w.pt", cfg, progress=False)
+    ckpt = torch.load(out, weights_only=True)
+    assert len(ckpt["history"][0]["val_loss"]) > cfg.grad_warmup
+    assert ckpt["progress"]["best_epoch"][0] >= cfg.grad_warmup

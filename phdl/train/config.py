@@ -45,9 +45,10 @@ class TrainConfig:
       spectra of each (shuffled) batch only, L_spec still over all: unbiased, cheaper.
     - ``grad_weight``: factor on L_grad (the paper: 1, L = L_spec + L_grad).
     - ``grad_warmup``: the first ``grad_warmup`` epochs of each segment take their training
-      steps on L_spec alone; from then on the steps add L_grad. The validation loss (best weights,
-      early stopping) includes L_grad from the first epoch. 0 = L_grad from the start (the
-      paper; every preset). Ignored for plain models.
+      steps on L_spec alone; from then on the steps add L_grad. The validation loss includes
+      L_grad from the first epoch, so the best weights and the patience of early stopping count
+      from the end of the warm-up only. 0 = L_grad from the start (the paper; every preset).
+      Ignored for plain models.
     - ``grad_norm``: "l1" (Eq. 10, the paper) or "l2": Σ_m w_m² (∂f/∂θ_m - ∂f̂/∂θ_m)².
     - ``label_init``: "default" (PyTorch's init) or "sensitivity": with L_grad on, the weights
       of the layer that takes the scaled labels are multiplied, per label m, by

@@ -172,12 +172,15 @@ def _val_loss(seg: _Segment, data: TrainData, cfg: TrainConfig) -> tuple[float, 
     return spec + (0.0 if cfg.plain else cfg.grad_weight * grad), spec, grad
 
 
-def _record(ckpt: dict[str, Any], seg: _Segment, rec: dict[str, Any], opt, sched) -> None:
-    """Append the epoch's record; keep the weights if the validation loss is the best so far."""
+def _record(
+    ckpt: dict[str, Any], seg: _Segment, rec: dict[str, Any], opt, sched, keep: bool
+) -> None:
+    """Append the epoch's record; with ``keep``, keep the weights if the validation loss is the
+    best so far."""
     prog, s = ckpt["progress"], seg.s
     for key in HISTORY_KEYS:
         ckpt["history"][s][key].append(rec[key])
-    if rec["val_loss"] < prog["best_val"][s]:
+    if keep and rec["val_loss"] < prog["best_val"][s]:
         prog["best_val"][s], prog["best_epoch"][s] = rec["val_loss"], rec["epoch"] - 1
         ckpt["best_state"].update(_seg_state(seg.net, s))
     prog["epoch"] = rec["epoch"]
@@ -196,13 +199,19 @@ def train_segment(
     progress: bool,
     callback: Callable[[dict[str, Any]], None] | None,
 ) -> None:
-    """Train network ``s`` on its pixel range until ``cfg.epochs`` or early stopping."""
+    """Train network ``s`` on its pixel range until ``cfg.epochs`` or early stopping.
+
+    Best weights and early stopping count from the end of the warm-up (``cfg.grad_warmup``):
+    the validation loss includes L_grad, so a warm-up epoch's loss does not compare with a
+    later one's (a flat, label-independent early network would otherwise be kept)."""
     seg = _Segment.build(s, nets[s], wavelength, cfg, ckpt, data.flux.device)
     opt, sched = _optimizer(seg.net, cfg, ckpt)
     prog, last_val = ckpt["progress"], float("nan")
+    warm = 0 if cfg.plain else min(cfg.grad_warmup, cfg.epochs - 1)
     with _bar(cfg, ckpt, s, progress) as bar:
         for epoch in range(prog["epoch"], cfg.epochs):
-            if epoch > 0 and epoch - 1 - prog["best_epoch"][s] >= cfg.patience:
+            since = max(prog["best_epoch"][s], warm - 1)
+            if epoch > 0 and epoch - 1 - since >= cfg.patience:
                 break  # early stopping: no better validation loss for `patience` epochs
             t0 = time.perf_counter()
             lr = opt.param_groups[0]["lr"]
@@ -214,7 +223,7 @@ def train_segment(
                 last_val = val[0]
             values = [epoch + 1, lr, *map(float, train), *val, time.perf_counter() - t0]
             rec = dict(zip(HISTORY_KEYS, values, strict=True))
-            _record(ckpt, seg, rec, opt, sched)
+            _record(ckpt, seg, rec, opt, sched, keep=epoch >= warm)
             saver.maybe(ckpt)
             _show(bar, train, last_val, prog["best_val"][s])
             if callback is not None:
