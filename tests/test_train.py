@@ -129,46 +129,42 @@ def test_gradient_term_lowers_gradient_error(grid_path, grid, tmp_path):
     assert errors[False] < 0.95 * errors[True], errors
 
 
-def test_label_subset_is_unbiased(grid):
-    """(34/k) Σ over a random k-subset averages to the full gradient term."""
+def _full_and_estimates(grid, draw, norm: str = "l1", n: int = 600):
+    """The full gradient term of a small MLP on 8 training spectra, and ``n`` estimates of it,
+    each from the labels or directions ``draw(data, generator)``."""
     from phdl.emulator import MLPConfig, build_network
 
     torch.manual_seed(0)
     data = _data(grid)
     net = build_network(MLPConfig(hidden=16), N_PIX)
     rows, pix = data.train[:8], torch.arange(N_PIX)
+
+    def term(selection):
+        return batch_loss(net, data, rows, pix, None, selection, norm=norm)[2]
+
     with torch.no_grad():
-        full = batch_loss(net, data, rows, pix, None, torch.arange(N_LABELS))[2].item()
+        full = term(torch.arange(N_LABELS)).item()
         g = torch.Generator().manual_seed(0)
-        est = [
-            batch_loss(net, data, rows, pix, None, torch.randperm(N_LABELS, generator=g)[:4])[2]
-            for _ in range(600)
-        ]
-    est = torch.stack(est).numpy()
+        est = torch.stack([term(draw(data, g)) for _ in range(n)]).numpy()
+    return full, est
+
+
+def test_label_subset_is_unbiased(grid):
+    """(34/k) Σ over a random k-subset averages to the full gradient term."""
+    full, est = _full_and_estimates(grid, lambda d, g: torch.randperm(N_LABELS, generator=g)[:4])
     assert abs(est.mean() - full) < 4 * est.std() / np.sqrt(len(est))
     assert est.std() > 0.01 * full  # it is an estimate, not the full term
 
 
 def test_directional_l2_is_unbiased_for_the_full_squared_term(grid):
     """The mean over random directions u = w ∘ z of (u·Δ)² averages to Σ_m w_m² Δ_m²."""
-    from phdl.emulator import MLPConfig, build_network
     from phdl.train.loss import random_directions
 
-    torch.manual_seed(0)
-    data = _data(grid)
-    net = build_network(MLPConfig(hidden=16), N_PIX)
-    rows, pix = data.train[:8], torch.arange(N_PIX)
-    with torch.no_grad():
-        full = batch_loss(net, data, rows, pix, None, torch.arange(N_LABELS), norm="l2")[2]
-        g = torch.Generator().manual_seed(0)
-        est = [
-            batch_loss(net, data, rows, pix, None, random_directions(2, data.weights, g),
-                       norm="l2")[2]
-            for _ in range(600)
-        ]  # fmt: skip
-    est = torch.stack(est).numpy()
-    assert abs(est.mean() - full.item()) < 4 * est.std() / np.sqrt(len(est))
-    assert est.std() > 0.01 * full.item()
+    full, est = _full_and_estimates(
+        grid, lambda d, g: random_directions(2, d.weights, g), norm="l2"
+    )
+    assert abs(est.mean() - full) < 4 * est.std() / np.sqrt(len(est))
+    assert est.std() > 0.01 * full
 
 
 @pytest.mark.parametrize("kind", ["mlp", "transformer"])
