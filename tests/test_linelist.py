@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 
 from phdl.synth import Physics
+from phdl.synth.atoms import ATOMS
+from phdl.synth.damping import log_gamma_vdw_from_abo
 from phdl.synth.linelist import (
     LineList,
     MolecularLines,
@@ -35,6 +37,11 @@ REQUIRED = (
 @pytest.fixture(scope="module")
 def builtin() -> LineList:
     return read_csv()
+
+
+def _mass(z: int) -> float:
+    """The engine's mass [amu] of element ``z``."""
+    return float(ATOMS.mass[ATOMS.index_of_z(z)])
 
 
 def _nearest(lst: LineList, species: str, wl: float) -> int:
@@ -134,7 +141,8 @@ def test_read_vald_short_stellar() -> None:
     assert lst.log_gamma_stark[fe] == pytest.approx(-5.510)
     assert lst.log_gamma_vdw[fe] == pytest.approx(-7.210)
     ca = names.index("Ca II")
-    assert np.isnan(lst.log_gamma_vdw[ca])  # packed ABO sigma.alpha -> unknown
+    # 266.223, a packed ABO sigma.alpha: phdl.synth.damping's width, matched at 5,000 K
+    assert lst.log_gamma_vdw[ca] == pytest.approx(log_gamma_vdw_from_abo(266.223, _mass(20)))
     na = names.index("Na I")
     assert lst.wavelength[na] == pytest.approx(5891.58, abs=0.01)
 
@@ -414,7 +422,8 @@ def test_moog_atoms_air_to_vacuum(moog: tuple[LineList, MolecularLines]) -> None
         assert atoms.wavelength[i] == pytest.approx(vac, abs=0.01)
     ba = _nearest(atoms, "Ba II", 6143.41)
     assert atoms.loggf[ba] == pytest.approx(-0.076) and atoms.excitation[ba] == pytest.approx(0.704)
-    assert np.isnan(atoms.log_gamma_vdw[ba])  # 365.264: a packed ABO sigma.alpha
+    # 365.264: a packed ABO sigma.alpha, converted (tests/test_damping.py checks the numbers)
+    assert atoms.log_gamma_vdw[ba] == pytest.approx(log_gamma_vdw_from_abo(365.264, _mass(56)))
     fe = _nearest(atoms, "Fe I", air_to_vacuum(np.array([4309.713]))[0])
     assert atoms.log_gamma_vdw[fe] == pytest.approx(-7.390)  # negative: log gamma
     assert np.all(np.isnan(atoms.log_gamma_rad)) and np.all(np.isnan(atoms.log_gamma_stark))

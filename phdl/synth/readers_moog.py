@@ -16,8 +16,9 @@ ignored; ``freeform 1`` lists give the same seven values separated by blanks):
     5 damping, MOOG's ``dampingopt 0`` convention (MOOG's Damping.f): 0 = Unsold (NaN here);
       negative = log10 of gamma_vdW per H atom at 10^4 K (kept); below 1e-15 = C6 in
       cm^6 s^-1 (converted with gamma = 17 v^0.6 C6^0.4 at 10^4 K, as MOOG does); 1e-15 to 1e-4
-      = gamma_vdW itself (log10 taken); larger = a factor on the Unsold C6, or in VALD-derived
-      lists a packed ABO sigma.alpha (both NaN here: the engine's default applies)
+      = gamma_vdW itself (log10 taken); 20 and above = a packed ABO sigma.alpha, as VALD-derived
+      lists give it (converted by :mod:`phdl.synth.damping`); between = a factor on the Unsold
+      C6 (NaN here: the engine's default applies)
     6 dissociation energy D0 (eV), molecules only
     7 equivalent width (mA), not used
 
@@ -37,6 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from .atoms import ATOMS
+from .damping import is_abo, log_gamma_vdw_from_abo
 from .linelist import (
     _MOOG_RECORD,
     ELEMENTS,
@@ -105,11 +107,13 @@ def _log_gamma_vdw(damping: float, z: int) -> float:
     """MOOG's damping column -> log10 gamma_vdW per H atom at 10^4 K (NaN: engine default)."""
     if damping < 0.0:
         return damping
+    mass = ATOMS.mass[ATOMS.index_of_z(z)] if z in ATOMS.Z else 2.0 * z
+    if is_abo(damping):
+        return log_gamma_vdw_from_abo(damping, mass)
     if damping == 0.0 or damping >= 1e-4:
         return float("nan")
     if damping >= 1e-15:
         return float(np.log10(damping))
-    mass = ATOMS.mass[ATOMS.index_of_z(z)] if z in ATOMS.Z else 2.0 * z
     v = np.sqrt(_K_V * 1.0e4 * (1.0 / mass + 1.0 / 1.008))
     return float(np.log10(17.0 * v**0.6 * damping**0.4))
 

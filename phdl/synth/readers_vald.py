@@ -15,6 +15,8 @@ import re
 from collections import Counter
 from pathlib import Path
 
+from .atoms import ATOMS
+from .damping import is_abo, log_gamma_vdw_from_abo
 from .linelist import (
     _VALD_LINE,
     _VALD_SPECIES,
@@ -63,12 +65,20 @@ def _check_complete(p: Path, k: int, n: int, ref: str, fmt: str, lines: list[str
         raise ValueError(f"{p}:{k}: VALD record without a closed reference field (cut off?)")
 
 
+def _waals(w: float, z: int) -> float:
+    """VALD's van der Waals field -> log10 gamma_vdW at 10^4 K (NaN: none given)."""
+    if is_abo(w):
+        return log_gamma_vdw_from_abo(w, float(ATOMS.mass[ATOMS.index_of_z(z)]))
+    return float("nan") if w >= 0.0 else w
+
+
 def read_vald(path: str | Path, air: bool | None = None) -> LineList:
     """Read a VALD3 extraction (short "stellar"/"all" or long format).
 
     Wavelength medium comes from the header (``WL_air``/``WL_vac``, ``air``/``vac``), else from
     ``air`` (default True, VALD's default). Energies in eV or cm^-1 (from the header). VALD packs
-    ABO van der Waals data as positive sigma.alpha numbers: those are returned as NaN.
+    ABO van der Waals data as positive sigma.alpha numbers: those are converted to log10
+    gamma_vdW at 10^4 K by :mod:`phdl.synth.damping`; 0 (none given) is NaN.
     A record (a line that begins with a quoted species such as ``'Fe 1',``) that is garbled,
     cut short or of an unknown element raises a ValueError naming file, line and field;
     molecular records are counted per species in a warning.
@@ -109,7 +119,7 @@ def read_vald(path: str | Path, air: bool | None = None) -> LineList:
                 v["loggf"],
                 _opt(v["rad"]),
                 _opt(v["stark"]),
-                _opt(v["waals"], lambda w: w == 0.0 or w > 0.0),
+                _waals(v["waals"], sp[0]),
             )
         )
     if not rows and not molecules:
