@@ -7,7 +7,8 @@ how the quick profile's learning rate, batch and gradient-term sizes were chosen
         --variant phdl '{"plain": false}' --variant mlp '{"mlp": true}'
 
 A variant is a name and a JSON object of :class:`phdl.train.TrainConfig` changes on top of the
-quick Transformer preset, plus two switches: "plain" (default true: the plain twin, which trains
+quick Transformer preset (``"model": {"d_model": 128}`` changes its architecture), plus two
+switches: "plain" (default true: the plain twin, which trains
 2.5x faster than PhDLspec) and "mlp" (the Payne MLP preset instead). Checkpoints go to --out-dir
 (finished ones are reused, so a sweep can be interrupted and rerun). σ is that of emulated minus
 ab initio flux over every pixel of the model's validation stars (chapter 2's table uses the test
@@ -31,6 +32,7 @@ matters (|∂f| > ``--matters`` = 0.1 of its maximum).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -92,8 +94,10 @@ def _run(name: str, text: str, args, grid) -> dict:
 
     changes = json.loads(text)
     plain, mlp = changes.pop("plain", True), changes.pop("mlp", False)
+    arch = changes.pop("model", {})  # changes to the preset's architecture, e.g. {"d_model": 128}
     fractions = {"test_fraction": args.test_fraction, "val_fraction": args.val_fraction}
     cfg = preset("quick", mlp=mlp, plain=plain, **fractions, **changes)
+    cfg = cfg.replace(model=dataclasses.replace(cfg.model, **arch)) if arch else cfg
     t0 = time.perf_counter()
     path = train(args.grid, Path(args.out_dir) / f"{name}.pt", cfg, progress=False, replace=True)
     dt = time.perf_counter() - t0
