@@ -28,10 +28,9 @@ H_MASS = 1.008  # amu
 V0 = 1.0e6  # cm/s, the speed at which sigma is tabulated
 T_MATCH = 5000.0  # K, where the engine's T^0.3 width equals ABO's
 UNSOLD_EXPONENT = 0.3  # the engine's temperature scaling of gamma_vdW
-
-
-ABO_MIN = 20.0  # smallest packed sigma.alpha read as ABO: real sigma are ~100-2000 a0^2,
-# while MOOG's other positive damping values (factors on Unsold's C6) are ~1-10
+# smallest packed sigma.alpha read as ABO: real sigma are ~100-2000 a0^2, while MOOG's other
+# positive damping values (factors on Unsold's C6) are ~1-10
+ABO_MIN = 20.0
 
 
 def is_abo(packed: float) -> bool:

@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from .atoms import ATOMS
-from .damping import is_abo, log_gamma_vdw_from_abo
+from .damping import H_MASS, K_V, is_abo, log_gamma_vdw_from_abo
 from .linelist import (
     _MOOG_RECORD,
     ELEMENTS,
@@ -56,7 +56,6 @@ from .molecules import MOL_NAMES, MOLECULES
 _NAMES = ("wavelength", "species", "excitation", "loggf", "damping", "dissociation", "ew")
 _REQUIRED = 4
 _CODE = re.compile(r"(\d+)(?:\.(\d*))?")
-_K_V = 2.1175e8  # 8 k / (pi amu) [cm^2 s^-2 K^-1 amu]: mean relative speed^2 = _K_V T / mu
 _ENGINE_MOLECULES = {
     tuple(sorted(ELEMENTS.index(a) + 1 for a in MOLECULES[name][:2])): i
     for i, name in enumerate(MOL_NAMES)
@@ -114,7 +113,7 @@ def _log_gamma_vdw(damping: float, z: int) -> float:
         return float("nan")
     if damping >= 1e-15:
         return float(np.log10(damping))
-    v = np.sqrt(_K_V * 1.0e4 * (1.0 / mass + 1.0 / 1.008))
+    v = np.sqrt(K_V * 1.0e4 * (1.0 / mass + 1.0 / H_MASS))
     return float(np.log10(17.0 * v**0.6 * damping**0.4))
 
 
