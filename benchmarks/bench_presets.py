@@ -16,6 +16,13 @@ stars, which no sweep may read), "σ hot" over the stars with Teff > 4500 K; the
 is the median over labels of the relative RMS error of the gradient spectra
 (``phdl.evaluate.gradient_errors``); "train s" is 0 where a finished checkpoint was reused.
 
+A larger grid, scored on the quick grid's validation stars (which it never saw: another seed):
+
+    .venv/bin/phdl grid --n 640 --seed 7 --out runs/bench_grid640/grid.h5
+    .venv/bin/python benchmarks/bench_presets.py --grid runs/bench_grid640/grid.h5 \\
+        --score-grid runs/quick/grid.h5 --out-dir runs/bench_grid640 \\
+        --variant g640 '{"plain": false}'
+
 The gradient-weight sweep of issue 15 (the weight of L_grad against flux σ and gradient
 error, on validation stars; 0 is the plain twin; ``--base`` adds changes to every run):
 
@@ -82,6 +89,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--base", default="{}", help="JSON changes added to every --grad-weights run")
     p.add_argument("--matters", type=float, default=0.1,
                    help="where the gradient matters: |∂f| > this × its maximum")  # fmt: skip
+    p.add_argument(
+        "--score-grid",
+        help="score on this grid's validation stars (its own split, "
+        "split seed 0) instead of the training grid's: compares grids of other sizes",
+    )
     p.add_argument("--save", help="write the results as JSON here")
     p.add_argument("--plot", help="save the σ-against-gradient-error figure here (PNG)")
     return p
@@ -102,8 +114,14 @@ def _run(name: str, text: str, args, grid) -> dict:
     path = train(args.grid, Path(args.out_dir) / f"{name}.pt", cfg, progress=False, replace=True)
     dt = time.perf_counter() - t0
     model = load(path)
-    rows = np.sort(model.val_indices)  # a sweep chooses: validation stars only
-    return {"name": name, "changes": text, **_score(model, grid, rows, args.matters),
+    score_grid, rows = grid, np.sort(model.val_indices)  # a sweep chooses: validation stars only
+    if args.score_grid:  # the validation stars of another grid (its own split), never trained on
+        from phdl.grid import read_grid
+        from phdl.train.data import split_indices
+
+        score_grid = read_grid(args.score_grid)
+        rows = split_indices(len(score_grid), args.test_fraction, 0, args.val_fraction).val
+    return {"name": name, "changes": text, **_score(model, score_grid, rows, args.matters),
             "train_s": dt}  # fmt: skip
 
 
