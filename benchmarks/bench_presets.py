@@ -134,7 +134,8 @@ def main(argv: list[str] | None = None) -> None:
 
     grid = read_grid(args.grid)
     Path(args.out_dir).mkdir(parents=True, exist_ok=True)
-    print(f"grid {args.grid} ({len(grid)} spectra); scored on the validation stars "
+    scored = f" of {args.score_grid}" if args.score_grid else ""
+    print(f"grid {args.grid} ({len(grid)} spectra); scored on the validation stars{scored} "
           f"({args.val_fraction}), never on the test stars ({args.test_fraction})\n")  # fmt: skip
     print("| variant | changes | σ | σ hot | gradient error (34 labels) | target labels | "
           "target labels, lines | train s |")  # fmt: skip
