@@ -20,14 +20,12 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 BOHR_CM = 0.529177210903e-8  # Bohr radius [cm] (CODATA 2018)
 K_V = 2.1175e8  # 8 k / (pi amu) [cm^2 s^-2 K^-1 amu]: mean relative speed^2 = K_V T / mu
 H_MASS = 1.008  # amu
 V0 = 1.0e6  # cm/s, the speed at which sigma is tabulated
 T_MATCH = 5000.0  # K, where the engine's T^0.3 width equals ABO's
-UNSOLD_EXPONENT = 0.3  # the engine's temperature scaling of gamma_vdW
+UNSOLD_EXPONENT = 0.3  # the engine's temperature scaling of gamma_vdW (phdl.synth.lines uses it)
 # smallest packed sigma.alpha read as ABO: real sigma are ~100-2000 a0^2, while MOOG's other
 # positive damping values (factors on Unsold's C6) are ~1-10
 ABO_MIN = 20.0
@@ -35,7 +33,7 @@ ABO_MIN = 20.0
 
 def is_abo(packed: float) -> bool:
     """True for a packed ABO sigma.alpha: a finite number >= :data:`ABO_MIN`."""
-    return bool(np.isfinite(packed) and packed >= ABO_MIN)
+    return math.isfinite(packed) and packed >= ABO_MIN
 
 
 def gamma_abo(packed: float, mass_amu: float, temperature: float) -> float:

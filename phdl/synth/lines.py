@@ -37,6 +37,7 @@ import torch
 
 from . import constants as c
 from .atoms import ATOMS
+from .damping import UNSOLD_EXPONENT
 from .line_bins import LineGroup
 from .molecules import MOL_NAMES, MOLECULES
 from .profiles import pseudo_voigt
@@ -204,7 +205,7 @@ class LineOpacity:
         dopp = wl / c.C_KMS * torch.sqrt(v2)
         t4 = T / 1e4
         gam = (self.g_rad[None, :, None] + self.g_sta[None, :, None] * n_e * t4 ** (1 / 6)
-               + self.g_vdw[None, :, None] * n_hi * t4**0.3)  # fmt: skip
+               + self.g_vdw[None, :, None] * n_hi * t4**UNSOLD_EXPONENT)  # fmt: skip
         stark = self.stark_h[None, :, None] * (n_e / 1e17) ** (2.0 / 3.0)
         return S, dopp, gam * self.lor_k[None, :, None] + stark
 
