@@ -7,8 +7,13 @@ import pytest
 import torch
 
 from phdl import labels as L
-from phdl.synth import Physics, Synthesizer
-from phdl.synth.profiles import bin_average, bin_average_partials
+from phdl.synth import Physics, Synthesizer, line_bins
+from phdl.synth.profiles import (
+    bin_average,
+    bin_average_partials,
+    bin_average_wing,
+    bin_average_wing_partials,
+)
 
 # finite-difference steps: K for Teff, dex for logg, km/s for vmic, dex for abundances
 STEPS = np.array([0.05, 1e-4, 1e-4] + [1e-4] * 31)
@@ -59,6 +64,37 @@ def test_profile_partials_match_autograd():
     gf, ge = torch.autograd.grad(ref.sum(), (f, eta))
     assert torch.allclose(p_f.sum(0), gf[0], rtol=1e-10)
     assert torch.allclose(p_e.sum(0), ge[0], rtol=1e-10)
+
+
+def test_wing_profiles_equal_the_general_ones_bit_for_bit():
+    """On bins to one side of the centre (the engine's wing bins) the one-branch profiles give
+    the very floats of bin_average and bin_average_partials, left and right of the centre."""
+    torch.manual_seed(1)
+    d = torch.rand(7, 40, dtype=torch.float64).mul(60.0).add(1e-3).sort(-1).values
+    near, far = d[:, :-1], d[:, 1:]
+    width = far - near
+    width[0, :5] = torch.inf  # off-grid bins
+    f = torch.rand(3, 7, 1, 5, dtype=torch.float64).mul(4.0).pow(3).add(1e-3)
+    eta = torch.rand(3, 7, 1, 5, dtype=torch.float64)
+    geo = [g[None, :, :, None] for g in (near, far, width)]
+    wing = bin_average_wing_partials(*geo, f, eta)
+    assert torch.equal(bin_average_wing(*geo, f, eta), wing[0])
+    for x_lo, x_hi in ((near, far), (-far, -near)):  # right of the centre, then left
+        general = bin_average_partials(x_lo[None, :, :, None], x_hi[None, :, :, None], geo[2],
+                                       f, eta)  # fmt: skip
+        for w, g in zip(wing, general, strict=True):
+            assert torch.equal(w, g)
+
+
+def test_line_blocks_change_nothing(monkeypatch):
+    """The line groups work in blocks of lines; spectra and gradients do not depend on the
+    block size, to the last bit (one line per block against the default)."""
+    syn = Synthesizer(Physics(wl_start=5100.0, n_pix=300), compile=False)
+    x = torch.as_tensor(np.array([_star(4200.0, 1.5, 1.5, 0.3), _star(6200.0, 4.3, 1.0, -1.0)]))
+    f1, j1 = syn.forward_with_jacobian(x)
+    monkeypatch.setattr(line_bins, "_BLOCK", 1)
+    f2, j2 = syn.forward_with_jacobian(x)
+    assert torch.equal(f1, f2) and torch.equal(j1, j2)
 
 
 def test_binned_profile_conserves_area():

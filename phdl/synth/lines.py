@@ -233,8 +233,8 @@ class LineOpacity:
         return outs, (torch.stack(pa), torch.stack(pf), torch.stack(pe))
 
     def add(self, kappa, A, f, eta, rt):
-        """Add the binned line opacity to ``kappa`` (B, n_int, D); ``rt`` (B, D) is
-        tau_5000 / kappa_5000 [cm] (for the core bins' escape weights)."""
+        """Add the binned line opacity to ``kappa`` (B, n_int, D) [cm^-1], in place, and return
+        it; ``rt`` (B, D) is tau_5000 / kappa_5000 [cm] (for the core bins' escape weights)."""
         for g in self.groups:
             s = g.sel
             kappa = g.add(kappa, A[:, s], f[:, s], eta[:, s], rt, self.dlnt, self.ref_depth)

@@ -102,6 +102,24 @@ def bin_average(x_lo, x_hi, width, f, eta) -> torch.Tensor:
     return (eta * lor + (1.0 - eta) * gau) / width
 
 
+def _wing_diffs(d_near, d_far, f):
+    """The one-sided branch of :func:`_diffs` alone, for a bin whose edges lie at distances
+    0 <= d_near <= d_far [Å] on one side of the centre. Operation for operation the branch
+    :func:`_diffs` keeps (negation is exact), so the values are the same floats."""
+    u_n, u_f = 2.0 * d_near / f, 2.0 * d_far / f
+    lor = torch.atan((u_f - u_n) / (1.0 + u_f * u_n)) / math.pi
+    gau = 0.5 * (torch.erfc(SQRT_LN2 * u_n) - torch.erfc(SQRT_LN2 * u_f))
+    return lor, gau
+
+
+def bin_average_wing(d_near, d_far, width, f, eta) -> torch.Tensor:
+    """:func:`bin_average` of a one-sided bin (not holding the centre) [Å^-1], from the
+    distances of its near and far edges to the centre [Å]; equal to it bit for bit, at half
+    the transcendental calls (the engine's wing bins, :mod:`phdl.synth.line_bins`)."""
+    lor, gau = _wing_diffs(d_near, d_far, f)
+    return (eta * lor + (1.0 - eta) * gau) / width
+
+
 def point_profile(x, f, eta) -> torch.Tensor:
     """The unit-area pseudo-Voigt at offsets ``x`` [Å] from the centre [Å^-1]."""
     u = 2.0 * x / f
@@ -138,20 +156,32 @@ def core_opacity(S, f, eta, x_lo, x_hi, valid, rt, dlnt: float, n_sub: int = COR
     return torch.where(valid[None, :, :, None], out, torch.zeros_like(out))
 
 
+def _dparts(x, f):
+    """d/d f of the Lorentzian and Gaussian cumulative functions at offset ``x`` [Å^-1]."""
+    u = 2.0 * x / f
+    v = SQRT_LN2 * u
+    return -u / f / (math.pi * (1.0 + u * u)), -v / f * torch.exp(-v * v) / SQRT_PI
+
+
 def bin_average_partials(x_lo, x_hi, width, f, eta):
     """Bin-averaged profile and its partial derivatives with respect to f and eta.
 
     Same arguments as :func:`bin_average`; returns (phi, d phi / d f, d phi / d eta), used by
     the engine's chain rule for gradient spectra (checked against autograd in the tests).
     """
-
-    def dparts(x):
-        u = 2.0 * x / f
-        v = SQRT_LN2 * u
-        return -u / f / (math.pi * (1.0 + u * u)), -v / f * torch.exp(-v * v) / SQRT_PI
-
     lor, gau = _diffs(x_lo, x_hi, f)
-    dl_hi, dg_hi = dparts(x_hi)
-    dl_lo, dg_lo = dparts(x_lo)
+    dl_hi, dg_hi = _dparts(x_hi, f)
+    dl_lo, dg_lo = _dparts(x_lo, f)
     d_f = eta * (dl_hi - dl_lo) + (1.0 - eta) * (dg_hi - dg_lo)
+    return (eta * lor + (1.0 - eta) * gau) / width, d_f / width, (lor - gau) / width
+
+
+def bin_average_wing_partials(d_near, d_far, width, f, eta):
+    """:func:`bin_average_partials` of a one-sided bin, from the distances of its edges to the
+    centre [Å] (as :func:`bin_average_wing`): the same floats, since the partials are odd in
+    the offset; returns (phi [Å^-1], d phi / d f [Å^-2], d phi / d eta [Å^-1])."""
+    lor, gau = _wing_diffs(d_near, d_far, f)
+    dl_far, dg_far = _dparts(d_far, f)
+    dl_near, dg_near = _dparts(d_near, f)
+    d_f = eta * (dl_far - dl_near) + (1.0 - eta) * (dg_far - dg_near)
     return (eta * lor + (1.0 - eta) * gau) / width, d_f / width, (lor - gau) / width
