@@ -9,7 +9,15 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .profiles import CORE_HALF, bin_average_wing, bin_average_wing_partials, core_opacity
+from .profiles import (
+    CORE_HALF,
+    bin_average_wing,
+    bin_average_wing_partials,
+    core_opacity,
+    core_opacity_narrow,
+    core_opacity_narrow_grads,
+    core_points,
+)
 
 _CHUNK = 128  # lines per block of the core-bin quadrature (keeps its arrays small)
 _BLOCK = 2**18  # elements per window array of a block of lines (2 MiB: temporaries in cache)
@@ -44,6 +52,7 @@ class LineGroup:
         self.core = c = slice(W - J, W + J + 1)  # the core bins (module docstring of profiles)
         self.c_lo, self.c_hi = torch.as_tensor(x_lo[:, c]), torch.as_tensor(x_hi[:, c])
         self.c_valid = torch.as_tensor(valid[:, c])
+        self.c_x = core_points(self.c_lo, self.c_hi)  # (L, C, n) sub-points [Å]
         wing = np.r_[0 : c.start, c.stop : self.n_w]
         lo, hi, ok = x_lo[:, wing], x_hi[:, wing], valid[:, wing]
         if not np.all((lo * hi > 0) | ~ok):
@@ -73,13 +82,6 @@ class LineGroup:
             return (*(g[None, :, :, None] for g in geo), f[:, :, None, :], eta[:, :, None, :])
         return (*(g[None] for g in geo), f[:, :, ref_depth, None], eta[:, :, ref_depth, None])
 
-    def _core_fe(self, f, eta, ref_depth):
-        """Profile parameters of the core sub-points: per depth, or of the reference depth for
-        narrow-window lines (as their bin averages), (B, L, 1, D or 1)."""
-        if self.per_depth:
-            return f[:, :, None, :], eta[:, :, None, :]
-        return f[:, :, None, ref_depth, None], eta[:, :, None, ref_depth, None]
-
     def _put_wing(self, dst, wing) -> None:
         """Write wing values (B, l, n_wing, X) into the wing bins of ``dst`` (B, l, n_w, X)."""
         a, b = self.core.start, self.core.stop
@@ -92,13 +94,17 @@ class LineGroup:
         [cm^-1 Å], f [Å], eta: (B, L, D); rt (B, D) = tau_5000 / kappa_5000 [cm]). Summed into
         ``kappa`` line after line, each window in bin order, whatever the blocks."""
         B, L, D = A.shape
-        fc, ec = self._core_fe(f, eta, ref_depth)
         for j in self._blocks(B, L, D):
             prof = bin_average_wing(*self._wing_args(j, f[:, j], eta[:, j], ref_depth))
             a = A[:, j, None, :]
             wing = prof * a if self.per_depth else prof[..., None] * a
-            core = core_opacity(a, fc[:, j], ec[:, j], self.c_lo[j], self.c_hi[j],
-                                self.c_valid[j], rt[:, None, None, :], dlnt)  # fmt: skip
+            if self.per_depth:
+                core = core_opacity(a, f[:, j, None, :], eta[:, j, None, :], self.c_lo[j],
+                                    self.c_hi[j], self.c_valid[j], rt[:, None, None, :],
+                                    dlnt)  # fmt: skip
+            else:
+                core = core_opacity_narrow(A[:, j], f[:, j, ref_depth], eta[:, j, ref_depth],
+                                           self.c_x[j], self.c_valid[j], rt, dlnt)  # fmt: skip
             c0 = self.core.start  # a cat, not a buffer: this also runs under vmap (tests)
             src = torch.cat([wing[:, :, :c0], core, wing[:, :, c0:]], dim=2)
             kappa.index_add_(1, self.index[j].reshape(-1), src.view(B, -1, D))
@@ -152,35 +158,42 @@ class LineGroup:
 
     def _core_z(self, Z, H, A, f, eta, pa, pf, pe, ref_depth, e_ref, rt, dlnt):
         """Write into the core bins of each Z[k] (B, L, n_w, D) the H-weighted derivatives of the
-        escape-weighted opacity (one reverse pass per block of lines; per core bin, since each
-        bin has its own H), and return those with respect to rt = tau / kappa_5000 (B, L, C,
-        D)."""
+        escape-weighted opacity (per core bin, since each bin has its own H), block by block of
+        lines (:meth:`_core_grads`), and return those with respect to rt = tau / kappa_5000 (B,
+        L, C, D)."""
         B, L, D = A.shape
         c = self.core
         h = H[:, self.c_index.reshape(-1)].view(B, L, -1, D)
-        C = h.shape[2]
-        fc, ec = self._core_fe(f, eta, ref_depth)
         g_rts = []
         for j in _chunks(L):
-            with torch.enable_grad():
-                n_j = len(range(L)[j])
-                leaves = [v[:, j].detach().expand(B, n_j, C, v.shape[-1]).clone()
-                          .requires_grad_(True) for v in (A[:, :, None, :], fc, ec)]  # fmt: skip
-                rtl = rt[:, None, None, :].detach().expand(B, n_j, C, D).clone()
-                rtl.requires_grad_(True)
-                core = core_opacity(*leaves, self.c_lo[j], self.c_hi[j], self.c_valid[j], rtl,
-                                    dlnt)  # fmt: skip
-                g_a, g_f, g_e, g_rt = torch.autograd.grad((h[:, j] * core).sum(), (*leaves, rtl))
+            g_a, g_f, g_e, g_rt = self._core_grads(j, h[:, j], A, f, eta, rt, dlnt, ref_depth)
             for k in range(len(pa)):
                 z = g_a * pa[k][:, j, None, :]
                 if k < 4 and self.per_depth:
                     z = z + g_f * pf[k][:, j, None, :] + g_e * pe[k][:, j, None, :]
                 elif k < 4:
-                    zr = g_f[..., 0] * pf[k][:, j, None, ref_depth]
-                    z = z + (zr + g_e[..., 0] * pe[k][:, j, None, ref_depth])[..., None] * e_ref
+                    zr = g_f * pf[k][:, j, None, ref_depth]
+                    z = z + (zr + g_e * pe[k][:, j, None, ref_depth])[..., None] * e_ref
                 Z[k][:, j, c] = z
             g_rts.append(g_rt)
         return torch.cat(g_rts, dim=1)
+
+    def _core_grads(self, j, h, A, f, eta, rt, dlnt, ref_depth):
+        """d(sum_d h core opacity)/d(A, f, eta, rt) of the lines ``j``, per core bin (h (B, l,
+        C, D)): in closed form for narrow-window lines (f, eta of the reference depth: (B, l,
+        C)), else by one reverse pass (f, eta per depth: (B, l, C, D))."""
+        if not self.per_depth:
+            return core_opacity_narrow_grads(h, A[:, j], f[:, j, ref_depth],
+                                             eta[:, j, ref_depth], self.c_x[j],
+                                             self.c_valid[j], rt, dlnt)  # fmt: skip
+        B, n_j, C, D = h.shape
+        with torch.enable_grad():
+            leaves = [v[:, j, None, :].detach().expand(B, n_j, C, D).clone().requires_grad_(True)
+                      for v in (A, f, eta)]  # fmt: skip
+            rtl = rt[:, None, None, :].detach().expand(B, n_j, C, D).clone()
+            rtl.requires_grad_(True)
+            core = core_opacity(*leaves, self.c_lo[j], self.c_hi[j], self.c_valid[j], rtl, dlnt)
+            return torch.autograd.grad((h * core).sum(), (*leaves, rtl))
 
     def _chain(self, zd, z_vmic, z_nsp, d_depth, d_vmic, d_nsp) -> torch.Tensor:
         """The chain rule from the five local inputs to the labels: (B, L, W, M); ``zd`` (B, L,

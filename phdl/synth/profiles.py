@@ -136,6 +136,30 @@ CORE_SUB = 16
 CORE_MU = 0.7
 
 
+def core_points(x_lo, x_hi, n_sub: int = CORE_SUB) -> torch.Tensor:
+    """The n_sub midpoints of each core bin [x_lo, x_hi] (offsets from the centre, Å): (...,
+    n_sub), the points of the escape-weighted mean."""
+    t = (torch.arange(n_sub, dtype=x_lo.dtype) + 0.5) / n_sub
+    return x_lo[..., None] + (x_hi - x_lo)[..., None] * t
+
+
+def depth_integral(r, dlnt: float, dim: int = -1) -> torch.Tensor:
+    """The line's own optical depth at each depth (axis ``dim``, D >= 2) from its r = kappa_L /
+    kappa_5000 * tau_5000: r at the top, then the trapezoid rule in ln tau_5000 (step ``dlnt``):
+    T(0) = r_0, T(d) = r_0 + dlnt (r_0 / 2 + r_1 + ... + r_(d-1) + r_d / 2)."""
+    top, D = r.narrow(dim, 0, 1), r.shape[dim]
+    inc = 0.5 * (r.narrow(dim, 1, D - 1) + r.narrow(dim, 0, D - 1)) * dlnt
+    return torch.cat([top, top + torch.cumsum(inc, dim=dim)], dim=dim)
+
+
+def depth_integral_adjoint(g, dlnt: float) -> torch.Tensor:
+    """The adjoint of :func:`depth_integral`: sum_d g(d) dT(d)/dr(k) for every k (last axis)."""
+    rev = torch.flip(torch.cumsum(torch.flip(g, (-1,)), dim=-1), (-1,))  # sum over d >= k
+    out = dlnt * (rev - 0.5 * g)
+    out[..., 0] = rev[..., 0] + 0.5 * dlnt * rev[..., 1]
+    return out
+
+
 def core_opacity(S, f, eta, x_lo, x_hi, valid, rt, dlnt: float, n_sub: int = CORE_SUB,
                  mu: float = CORE_MU) -> torch.Tensor:  # fmt: skip
     """Escape-weighted line opacity of the core bins (module docstring) [cm^-1].
@@ -145,12 +169,9 @@ def core_opacity(S, f, eta, x_lo, x_hi, valid, rt, dlnt: float, n_sub: int = COR
     [Å]; valid (L, C): bins inside the grid; rt (B, 1 or L, 1 or C, D): tau_5000 / kappa_5000
     [cm] at each depth; ``dlnt`` the depth step in ln tau_5000. Returns (B, L, C, D).
     """
-    t = (torch.arange(n_sub, dtype=x_lo.dtype) + 0.5) / n_sub
-    x = (x_lo[..., None] + (x_hi - x_lo)[..., None] * t)[None, :, :, None, :]  # (1, L, C, 1, n)
+    x = core_points(x_lo, x_hi, n_sub)[None, :, :, None, :]  # (1, L, C, 1, n)
     kl = S[..., None] * point_profile(x, f[..., None], eta[..., None])  # (B, L, C, D, n)
-    r = kl * rt[..., None]
-    inc = 0.5 * (r[..., 1:, :] + r[..., :-1, :]) * dlnt
-    tl = torch.cat([r[..., :1, :], r[..., :1, :] + torch.cumsum(inc, dim=-2)], dim=-2)
+    tl = depth_integral(kl * rt[..., None], dlnt, dim=-2)
     w = torch.exp(-(tl - tl.detach().amin(-1, keepdim=True)) / mu)  # shift: no underflow
     out = (kl * w).sum(-1) / w.sum(-1)
     return torch.where(valid[None, :, :, None], out, torch.zeros_like(out))
@@ -185,3 +206,66 @@ def bin_average_wing_partials(d_near, d_far, width, f, eta):
     dl_near, dg_near = _dparts(d_near, f)
     d_f = eta * (dl_far - dl_near) + (1.0 - eta) * (dg_far - dg_near)
     return (eta * lor + (1.0 - eta) * gau) / width, d_f / width, (lor - gau) / width
+
+
+def point_profile_partials(x, f, eta):
+    """:func:`point_profile` and its partial derivatives with respect to f and eta: (phi
+    [Å^-1], d phi / d f [Å^-2], d phi / d eta [Å^-1])."""
+    u = 2.0 * x / f
+    lor = 2.0 / (math.pi * f) / (1.0 + u * u)
+    gau = 2.0 * SQRT_LN2 / (SQRT_PI * f) * torch.exp(-((SQRT_LN2 * u) ** 2))
+    d_lor = lor * (u * u - 1.0) / (f * (1.0 + u * u))
+    d_gau = gau * (2.0 * (SQRT_LN2 * u) ** 2 - 1.0) / f
+    return eta * lor + (1.0 - eta) * gau, eta * d_lor + (1.0 - eta) * d_gau, lor - gau
+
+
+def _escape_mean(phi, T, mu: float):
+    """Escape weights p (B, L, C, D, n), normalised over the n sub-points, of a line whose
+    optical depth factorises as phi(x) T(d) (phi (B, L, C, n), T (B, L, D)); and the weighted
+    mean G of phi (B, L, C, D). The shift by phi's minimum keeps exp from underflowing and
+    cancels in the ratio (T >= 0)."""
+    shifted = phi - phi.amin(-1, keepdim=True)
+    w = torch.exp(shifted[:, :, :, None, :] * T[:, :, None, :, None] * (-1.0 / mu))
+    p = w / w.sum(-1, keepdim=True)
+    return p, (p * phi[:, :, :, None, :]).sum(-1)
+
+
+def core_opacity_narrow(S, f, eta, x, valid, rt, dlnt: float,
+                        mu: float = CORE_MU) -> torch.Tensor:  # fmt: skip
+    """:func:`core_opacity` of lines whose sub-bin profile is one depth's (the engine's narrow-
+    window lines) [cm^-1]: their optical depth factorises, tau_L(x, d) = phi(x) T(d) with T the
+    :func:`depth_integral` of S rt, so the cumulative sum runs over depth alone. Equal to
+    :func:`core_opacity` with f and eta of that depth, up to round-off.
+
+    S (B, L, D) [cm^-1 Å]; f [Å], eta (B, L): the profile's depth; x (L, C, n): the
+    :func:`core_points` [Å]; valid (L, C); rt (B, D) tau_5000 / kappa_5000 [cm]. Returns (B,
+    L, C, D).
+    """
+    phi = point_profile(x[None], f[:, :, None, None], eta[:, :, None, None])  # (B, L, C, n)
+    _, G = _escape_mean(phi, depth_integral(S * rt[:, None, :], dlnt), mu)
+    out = S[:, :, None, :] * G
+    return torch.where(valid[None, :, :, None], out, torch.zeros_like(out))
+
+
+def core_opacity_narrow_grads(h, S, f, eta, x, valid, rt, dlnt: float, mu: float = CORE_MU):
+    """The derivatives of sum_d h(d) kappa_core(d) for each core bin (h (B, L, C, D), the
+    bin's weight per depth), for :func:`core_opacity_narrow`'s arguments, in closed form
+    (checked against autograd in the tests): with respect to S (B, L, C, D), f and eta (B, L,
+    C) and rt (B, L, C, D), each core bin apart.
+
+    With p the escape weights, G = <phi>_p and V = <phi^2>_p - G^2: dG/dT = -V / mu and
+    dG/dphi_n = p_n (1 - T (phi_n - G) / mu); T's adjoint is :func:`depth_integral_adjoint`.
+    """
+    phi, dphi_f, dphi_e = point_profile_partials(x[None], f[:, :, None, None],
+                                                 eta[:, :, None, None])  # fmt: skip
+    T = depth_integral(S * rt[:, None, :], dlnt)  # (B, L, D)
+    p, G = _escape_mean(phi, T, mu)
+    V = (p * (phi * phi)[:, :, :, None, :]).sum(-1) - G * G
+    a = torch.where(valid[None, :, :, None], h, torch.zeros_like(h)) * S[:, :, None, :]
+    g_r = depth_integral_adjoint(a * V * (-1.0 / mu), dlnt)  # d/d(S rt) (B, L, C, D)
+    g_s = torch.where(valid[None, :, :, None], h * G, torch.zeros_like(G))
+    g_s = g_s + g_r * rt[:, None, None, :]
+    q = a[..., None] * p  # (B, L, C, D, n)
+    tg = (T[:, :, None, :] / mu)[..., None]
+    g_phi = (q * (1.0 - tg * (phi[:, :, :, None, :] - G[..., None]))).sum(-2)  # (B, L, C, n)
+    return g_s, (g_phi * dphi_f).sum(-1), (g_phi * dphi_e).sum(-1), g_r * S[:, :, None, :]
