@@ -8,6 +8,7 @@ import torch
 
 from phdl.synth.profiles import (
     core_opacity,
+    core_opacity_grads,
     core_opacity_narrow,
     core_opacity_narrow_grads,
     core_points,
@@ -71,3 +72,21 @@ def test_narrow_core_grads_equal_autograd(seed):
         assert g.shape == r.shape, name
         scale = r.abs().amax()
         assert ((g - r).abs() / scale).max() < 1e-11, name
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_per_depth_core_grads_equal_autograd(seed):
+    """The same for lines with a profile per depth (f and eta vary with depth)."""
+    S, f, eta, x_lo, x_hi, valid, rt, h = _lines(seed)
+    g = torch.Generator().manual_seed(seed + 10)
+    f = f[..., None] * (0.5 + torch.rand(B, L, D, generator=g, dtype=torch.float64))
+    eta = eta[..., None] * torch.rand(B, L, D, generator=g, dtype=torch.float64)
+    leaves = [v[:, :, None, :].expand(B, L, C, D).clone().requires_grad_(True)
+              for v in (S, f, eta)]  # fmt: skip
+    rtl = rt[:, None, None, :].expand(B, L, C, D).clone().requires_grad_(True)
+    core = core_opacity(*leaves, x_lo, x_hi, valid, rtl, DLNT)
+    ref = torch.autograd.grad((h * core).sum(), (*leaves, rtl))
+    got = core_opacity_grads(h, S, f, eta, core_points(x_lo, x_hi), valid, rt, DLNT)
+    for name, gv, r in zip(("S", "f", "eta", "rt"), got, ref, strict=True):
+        assert gv.shape == r.shape, name
+        assert ((gv - r).abs() / r.abs().amax()).max() < 1e-11, name

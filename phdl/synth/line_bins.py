@@ -14,6 +14,7 @@ from .profiles import (
     bin_average_wing,
     bin_average_wing_partials,
     core_opacity,
+    core_opacity_grads,
     core_opacity_narrow,
     core_opacity_narrow_grads,
     core_points,
@@ -158,7 +159,7 @@ class LineGroup:
 
     def _core_z(self, Z, H, A, f, eta, pa, pf, pe, ref_depth, e_ref, rt, dlnt):
         """Write into the core bins of each Z[k] (B, L, n_w, D) the H-weighted derivatives of the
-        escape-weighted opacity (per core bin, since each bin has its own H), block by block of
+        escape-weighted opacity (per core bin, since each bin has its own H), in blocks of
         lines (:meth:`_core_grads`), and return those with respect to rt = tau / kappa_5000 (B,
         L, C, D)."""
         B, L, D = A.shape
@@ -180,20 +181,13 @@ class LineGroup:
 
     def _core_grads(self, j, h, A, f, eta, rt, dlnt, ref_depth):
         """d(sum_d h core opacity)/d(A, f, eta, rt) of the lines ``j``, per core bin (h (B, l,
-        C, D)): in closed form for narrow-window lines (f, eta of the reference depth: (B, l,
-        C)), else by one reverse pass (f, eta per depth: (B, l, C, D))."""
-        if not self.per_depth:
-            return core_opacity_narrow_grads(h, A[:, j], f[:, j, ref_depth],
-                                             eta[:, j, ref_depth], self.c_x[j],
-                                             self.c_valid[j], rt, dlnt)  # fmt: skip
-        B, n_j, C, D = h.shape
-        with torch.enable_grad():
-            leaves = [v[:, j, None, :].detach().expand(B, n_j, C, D).clone().requires_grad_(True)
-                      for v in (A, f, eta)]  # fmt: skip
-            rtl = rt[:, None, None, :].detach().expand(B, n_j, C, D).clone()
-            rtl.requires_grad_(True)
-            core = core_opacity(*leaves, self.c_lo[j], self.c_hi[j], self.c_valid[j], rtl, dlnt)
-            return torch.autograd.grad((h * core).sum(), (*leaves, rtl))
+        C, D)), in closed form: f and eta of the reference depth for narrow-window lines ((B,
+        l, C)), else per depth ((B, l, C, D))."""
+        if self.per_depth:
+            return core_opacity_grads(h, A[:, j], f[:, j], eta[:, j], self.c_x[j],
+                                      self.c_valid[j], rt, dlnt)  # fmt: skip
+        return core_opacity_narrow_grads(h, A[:, j], f[:, j, ref_depth], eta[:, j, ref_depth],
+                                         self.c_x[j], self.c_valid[j], rt, dlnt)  # fmt: skip
 
     def _chain(self, zd, z_vmic, z_nsp, d_depth, d_vmic, d_nsp) -> torch.Tensor:
         """The chain rule from the five local inputs to the labels: (B, L, W, M); ``zd`` (B, L,
