@@ -40,7 +40,7 @@ from .atoms import ATOMS
 from .damping import UNSOLD_EXPONENT
 from .line_bins import LineGroup
 from .molecules import MOL_NAMES, MOLECULES
-from .profiles import pseudo_voigt
+from .profiles import pseudo_voigt, pseudo_voigt_partials
 
 K_LINE = c.PI_E2_MC * 1e-8 / c.C_LIGHT  # cm^-1 Å per (gf n / U) per Å^2 of lambda^2
 CHI_H2 = 10.19881  # eV, excitation of H n=2
@@ -198,16 +198,42 @@ class LineOpacity:
 
     def strengths(self, T, n_e, n_hi, vmic, nsp_l):
         """Integrated opacity S [cm^-1 Å], Doppler width and Lorentz HWHM [Å]: (B, L, D)."""
+        return self._strengths(T, n_e, n_hi, vmic, nsp_l)[0]
+
+    def _strengths(self, T, n_e, n_hi, vmic, nsp_l):
+        """:meth:`strengths` (S, dopp, hwhm) and the intermediate values its partials need."""
         wl = self.wl[None, :, None]
         boltz = torch.exp(-self.chi[None, :, None] / (c.K_B_EV * T) + self.log_k[None, :, None])
-        S = nsp_l * boltz * (1.0 - torch.exp(-c.HC_K_AA / (wl * T)))
+        e_x = torch.exp(-c.HC_K_AA / (wl * T))  # exp(-h c / lambda k T)
+        S = nsp_l * boltz * (1.0 - e_x)
         v2 = 2e-10 * c.K_B * T / self.mass[None, :, None] + vmic**2
         dopp = wl / c.C_KMS * torch.sqrt(v2)
         t4 = T / 1e4
-        gam = (self.g_rad[None, :, None] + self.g_sta[None, :, None] * n_e * t4 ** (1 / 6)
-               + self.g_vdw[None, :, None] * n_hi * t4**UNSOLD_EXPONENT)  # fmt: skip
+        sta = self.g_sta[None, :, None] * n_e * t4 ** (1 / 6)
+        vdw = self.g_vdw[None, :, None] * n_hi * t4**UNSOLD_EXPONENT
+        gam = self.g_rad[None, :, None] + sta + vdw
         stark = self.stark_h[None, :, None] * (n_e / 1e17) ** (2.0 / 3.0)
-        return S, dopp, gam * self.lor_k[None, :, None] + stark
+        values = (S, dopp, gam * self.lor_k[None, :, None] + stark)
+        return values, (boltz, e_x, v2, sta, vdw, stark)
+
+    def _strength_partials(self, T, n_e, n_hi, vmic, nsp_l):
+        """:meth:`strengths` and the partials of S, dopp and hwhm with respect to the five local
+        inputs, analytic (lists of five, None where zero; broadcastable to (B, L, D))."""
+        (S, dopp, hwhm), (boltz, e_x, v2, sta, vdw, stark) = self._strengths(
+            T, n_e, n_hi, vmic, nsp_l
+        )
+        wl, lor_k = self.wl[None, :, None], self.lor_k[None, :, None]
+        x_over_t = c.HC_K_AA / (wl * T) / T  # d(h c / lambda k T)/dT, negated
+        s_t = S * self.chi[None, :, None] / (c.K_B_EV * T * T) - nsp_l * boltz * e_x * x_over_t
+        s_n = boltz * (1.0 - e_x)
+        d_t = dopp * (1e-10 * c.K_B / self.mass[None, :, None]) / v2
+        d_v = dopp * vmic / v2
+        h_t = lor_k * (sta / 6.0 + vdw * UNSOLD_EXPONENT) / T
+        h_e = lor_k * sta / n_e + stark * (2.0 / 3.0) / n_e
+        h_h = lor_k * vdw / n_hi
+        values = (S, dopp, hwhm)
+        return values, [s_t, None, None, None, s_n], [d_t, None, None, d_v, None], [
+            h_t, h_e, h_h, None, None]  # fmt: skip
 
     def line_fn(self, T, n_e, n_hi, vmic, nsp_l):
         """Integrated opacity A [cm^-1 Å], pseudo-Voigt FWHM f [Å] and Lorentz weight eta, each
@@ -218,19 +244,20 @@ class LineOpacity:
 
     def partials(self, inputs):
         """(A, f, eta) and their partial derivatives with respect to each of the five local
-        inputs (forward mode along each input): three tensors (5, B, L, D)."""
-        pa, pf, pe = [], [], []
-        outs = None
-        for k in range(len(inputs)):
-            tang = tuple(
-                torch.ones_like(x) if i == k else torch.zeros_like(x) for i, x in enumerate(inputs)
-            )
-            outs, (a, f, e) = torch.func.jvp(self.line_fn, inputs, tang)
-            shape = outs[0].shape
-            pa.append(a.expand(shape))
-            pf.append(f.expand(shape))
-            pe.append(e.expand(shape))
-        return outs, (torch.stack(pa), torch.stack(pf), torch.stack(pe))
+        inputs of :meth:`local` (analytic, chain rule through :func:`pseudo_voigt_partials`;
+        checked against forward mode in the tests): three tensors (5, B, L, D)."""
+        (S, dopp, hwhm), p_s, p_d, p_h = self._strength_partials(*inputs)
+        f, eta, f_d, f_h, e_d, e_h = pseudo_voigt_partials(dopp, hwhm)
+        zero = torch.zeros_like(S)
+
+        def chain(a, b, pa, pb):
+            out = zero if pa is None else a * pa
+            return out if pb is None else out + b * pb
+
+        pa = [zero if p is None else p.expand_as(S) for p in p_s]
+        pf = [chain(f_d, f_h, d, h).expand_as(S) for d, h in zip(p_d, p_h, strict=True)]
+        pe = [chain(e_d, e_h, d, h).expand_as(S) for d, h in zip(p_d, p_h, strict=True)]
+        return (S, f, eta), (torch.stack(pa), torch.stack(pf), torch.stack(pe))
 
     def add(self, kappa, A, f, eta, rt):
         """Add the binned line opacity to ``kappa`` (B, n_int, D) [cm^-1], in place, and return

@@ -56,22 +56,47 @@ SQRT_PI = math.sqrt(math.pi)
 SQRT_LN2 = math.sqrt(math.log(2.0))
 
 
+#: Thompson, Cox & Hastings (1987): the FWHM polynomial's mixed coefficients (fG^4 fL ...
+#: fG fL^4) and the Lorentz weight's coefficients of r, r^2, r^3 (module docstring).
+_TCH_F = (2.69269, 2.42843, 4.47163, 0.07842)
+_TCH_ETA = (1.36603, -0.47719, 0.11116)
+
+
 def pseudo_voigt(dopp: torch.Tensor, hwhm_l: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """FWHM f [Å] and Lorentz weight eta of the pseudo-Voigt for Doppler width ``dopp``
     (1/e half width, Å) and Lorentzian half width ``hwhm_l`` (Å)."""
     fg = 2.0 * SQRT_LN2 * dopp
     fl = 2.0 * hwhm_l
-    f = (
-        fg**5
-        + 2.69269 * fg**4 * fl
-        + 2.42843 * fg**3 * fl**2
-        + 4.47163 * fg**2 * fl**3
-        + 0.07842 * fg * fl**4
-        + fl**5
-    ) ** 0.2
+    c1, c2, c3, c4 = _TCH_F
+    f = (fg**5 + c1 * fg**4 * fl + c2 * fg**3 * fl**2 + c3 * fg**2 * fl**3 + c4 * fg * fl**4
+         + fl**5) ** 0.2  # fmt: skip
     r = fl / f
-    eta = 1.36603 * r - 0.47719 * r**2 + 0.11116 * r**3
+    e1, e2, e3 = _TCH_ETA
+    eta = e1 * r + e2 * r**2 + e3 * r**3
     return f, eta
+
+
+def pseudo_voigt_partials(dopp: torch.Tensor, hwhm_l: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """:func:`pseudo_voigt`'s f [Å] and eta, and their partial derivatives with respect to
+    ``dopp`` and ``hwhm_l``: (f, eta, df/d dopp, df/d hwhm_l, d eta/d dopp [Å^-1], d eta/d
+    hwhm_l [Å^-1]); df/dx = (dP/dx) / (5 f^4) with P = f^5 the polynomial above."""
+    f, eta = pseudo_voigt(dopp, hwhm_l)
+    fg = 2.0 * SQRT_LN2 * dopp
+    fl = 2.0 * hwhm_l
+    c1, c2, c3, c4 = _TCH_F
+    dp_g = (5.0 * fg**4 + 4.0 * c1 * fg**3 * fl + 3.0 * c2 * fg**2 * fl**2
+            + 2.0 * c3 * fg * fl**3 + c4 * fl**4)  # fmt: skip
+    dp_l = (c1 * fg**4 + 2.0 * c2 * fg**3 * fl + 3.0 * c3 * fg**2 * fl**2
+            + 4.0 * c4 * fg * fl**3 + 5.0 * fl**4)  # fmt: skip
+    five_f4 = 5.0 * f**4
+    f_g, f_l = dp_g / five_f4, dp_l / five_f4  # per unit fg, fl
+    r = fl / f
+    e1, e2, e3 = _TCH_ETA
+    de_dr = e1 + 2.0 * e2 * r + 3.0 * e3 * r**2
+    e_g = de_dr * (-r / f) * f_g
+    e_l = de_dr * (1.0 - r * f_l) / f
+    k = 2.0 * SQRT_LN2
+    return f, eta, k * f_g, 2.0 * f_l, k * e_g, 2.0 * e_l
 
 
 def _diffs(x_lo, x_hi, f):
