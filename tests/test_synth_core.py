@@ -50,12 +50,16 @@ def test_narrow_core_equals_the_general_form():
     assert (narrow[:, 0, -1] == 0).all() and (narrow[:, 1:] > 0).all()
 
 
-def test_depth_integral_adjoint_is_the_transpose():
+@pytest.mark.parametrize("n_depth, dim", [(D, -1), (2, -1), (D, -2), (3, 0)])
+def test_depth_integral_adjoint_is_the_transpose(n_depth, dim):
     g = torch.Generator().manual_seed(3)
-    r = torch.rand(4, D, generator=g, dtype=torch.float64, requires_grad=True)
-    w = torch.rand(4, D, generator=g, dtype=torch.float64)
-    (grad,) = torch.autograd.grad((depth_integral(r, DLNT) * w).sum(), r)
-    assert torch.allclose(depth_integral_adjoint(w, DLNT), grad, rtol=1e-14, atol=1e-15)
+    shape = [4, 3]
+    shape.insert(dim % 3, n_depth)
+    r = torch.rand(*shape, generator=g, dtype=torch.float64, requires_grad=True)
+    w = torch.rand(*shape, generator=g, dtype=torch.float64)
+    (grad,) = torch.autograd.grad((depth_integral(r, DLNT, dim=dim) * w).sum(), r)
+    adj = depth_integral_adjoint(w, DLNT, dim=dim)
+    assert torch.allclose(adj, grad, rtol=1e-14, atol=1e-15)
 
 
 @pytest.mark.parametrize("seed", [0, 1])
@@ -104,6 +108,7 @@ def test_line_partials_equal_forward_mode():
     x = torch.as_tensor(np.array(stars))
     (T, _, n_e, n_hi, vmic, _, nsp), _ = syn._stage_a_with_tangents(x)
     lo = syn.lineop
+    assert lo.is_balmer.any() and lo.is_mol.any()  # the Stark term and molecules are checked
     inputs = lo.local(T, n_e, n_hi, vmic, nsp)
     outs, parts = lo.partials(inputs)
     ref_outs = lo.line_fn(*inputs)

@@ -88,11 +88,12 @@ def test_wing_profiles_equal_the_general_ones_bit_for_bit():
 
 def test_line_blocks_change_nothing(monkeypatch):
     """The line groups work in blocks of lines; spectra and gradients do not depend on the
-    block size, to the last bit (one line per block against the default)."""
+    block sizes, to the last bit (one line per block against the defaults)."""
     syn = Synthesizer(Physics(wl_start=5100.0, n_pix=300), compile=False)
     x = torch.as_tensor(np.array([_star(4200.0, 1.5, 1.5, 0.3), _star(6200.0, 4.3, 1.0, -1.0)]))
     f1, j1 = syn.forward_with_jacobian(x)
     monkeypatch.setattr(line_bins, "_BLOCK", 1)
+    monkeypatch.setattr(line_bins, "_CHUNK", 1)
     f2, j2 = syn.forward_with_jacobian(x)
     assert torch.equal(f1, f2) and torch.equal(j1, j2)
 

@@ -24,7 +24,8 @@ _CHUNK = 128  # lines per block of the core-bin quadrature (keeps its arrays sma
 _BLOCK = 2**18  # elements per window array of a block of lines (2 MiB: temporaries in cache)
 
 
-def _chunks(n: int, size: int = _CHUNK) -> list[slice]:
+def _chunks(n: int, size: int | None = None) -> list[slice]:
+    size = size or _CHUNK
     return [slice(a, min(a + size, n)) for a in range(0, n, size)]
 
 

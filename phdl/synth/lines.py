@@ -209,17 +209,18 @@ class LineOpacity:
         v2 = 2e-10 * c.K_B * T / self.mass[None, :, None] + vmic**2
         dopp = wl / c.C_KMS * torch.sqrt(v2)
         t4 = T / 1e4
-        sta = self.g_sta[None, :, None] * n_e * t4 ** (1 / 6)
-        vdw = self.g_vdw[None, :, None] * n_hi * t4**UNSOLD_EXPONENT
+        t_sta, t_vdw = t4 ** (1 / 6), t4**UNSOLD_EXPONENT
+        sta = self.g_sta[None, :, None] * n_e * t_sta
+        vdw = self.g_vdw[None, :, None] * n_hi * t_vdw
         gam = self.g_rad[None, :, None] + sta + vdw
         stark = self.stark_h[None, :, None] * (n_e / 1e17) ** (2.0 / 3.0)
         values = (S, dopp, gam * self.lor_k[None, :, None] + stark)
-        return values, (boltz, e_x, v2, sta, vdw, stark)
+        return values, (boltz, e_x, v2, sta, vdw, t_sta, t_vdw, stark)
 
     def _strength_partials(self, T, n_e, n_hi, vmic, nsp_l):
         """:meth:`strengths` and the partials of S, dopp and hwhm with respect to the five local
         inputs, analytic (lists of five, None where zero; broadcastable to (B, L, D))."""
-        (S, dopp, hwhm), (boltz, e_x, v2, sta, vdw, stark) = self._strengths(
+        (S, dopp, hwhm), (boltz, e_x, v2, sta, vdw, t_sta, t_vdw, stark) = self._strengths(
             T, n_e, n_hi, vmic, nsp_l
         )
         wl, lor_k = self.wl[None, :, None], self.lor_k[None, :, None]
@@ -229,8 +230,10 @@ class LineOpacity:
         d_t = dopp * (1e-10 * c.K_B / self.mass[None, :, None]) / v2
         d_v = dopp * vmic / v2
         h_t = lor_k * (sta / 6.0 + vdw * UNSOLD_EXPONENT) / T
-        h_e = lor_k * sta / n_e + stark * (2.0 / 3.0) / n_e
-        h_h = lor_k * vdw / n_hi
+        balmer = self.stark_h[None, :, None] > 0  # the Stark term (n_e > 0 in any atmosphere)
+        h_e = lor_k * self.g_sta[None, :, None] * t_sta
+        h_e = h_e + torch.where(balmer, stark * (2.0 / 3.0) / n_e, torch.zeros_like(stark))
+        h_h = lor_k * self.g_vdw[None, :, None] * t_vdw
         values = (S, dopp, hwhm)
         return values, [s_t, None, None, None, s_n], [d_t, None, None, d_v, None], [
             h_t, h_e, h_h, None, None]  # fmt: skip

@@ -32,10 +32,11 @@ whole bin and drops out. For one ray of angle mu this is exact for an isolated l
 the flux mixes rays, and the single mu = CORE_MU = 0.7 was calibrated on the 30 lines of
 ``benchmarks/bench_convergence.py`` (mu = 0.5 leaves saturated lines 16 % too weak on average
 at K = 4, 0.8 7 % too strong). Blends are treated line by line (each line's own tau_L). Narrow-
-window lines take the sub-bin profile shape of the reference depth, as their bin averages do.
-The derivative of kappa_core with respect to every depth's A, f, eta and tau_5000 / kappa_5000
-enters the engine's exact gradient spectra through one reverse pass per block of lines
-(``phdl.synth.lines``).
+window lines take the sub-bin profile shape of the reference depth, as their bin averages do;
+their tau_L then factorises into the profile times a depth integral
+(:func:`core_opacity_narrow`). The derivatives of kappa_core with respect to every depth's A,
+f, eta and tau_5000 / kappa_5000 enter the engine's exact gradient spectra in closed form
+(:func:`core_opacity_grads`, :func:`core_opacity_narrow_grads`; ``phdl.synth.line_bins``).
 
 Measured (2026-12-02, benchmarks/bench_convergence.py, 30 lines of 20-3000 mÅ, Sun, a 4500 K
 giant, a [Fe/H] = -1.5 giant; tables in BENCHMARKS.md, "Converged line transfer"): largest
@@ -277,7 +278,7 @@ def _escape_mean(phi, T, mu: float):
     optical depth factorises as phi(x) T(d) (phi (B, L, C, n), T (B, L, D)); and the weighted
     mean G of phi (B, L, C, D). The shift by phi's minimum keeps exp from underflowing and
     cancels in the ratio (T >= 0)."""
-    shifted = phi - phi.amin(-1, keepdim=True)
+    shifted = phi - phi.detach().amin(-1, keepdim=True)
     w = torch.exp(shifted[:, :, :, None, :] * T[:, :, None, :, None] * (-1.0 / mu))
     p = w / w.sum(-1, keepdim=True)
     return p, (p * phi[:, :, :, None, :]).sum(-1)

@@ -5,9 +5,14 @@ Pipeline per batch of stars (all float64 torch): abundances (solar mixture + [Fe
 pressure and hydrostatics -> molecular equilibrium ->
 continuous opacity on 25 Å nodes -> atomic, Balmer and molecular line opacity on the internal
 bins -> LTE radiative transfer -> Gaussian line spread and LAMOST pixels -> Eq. 22-24
-normalization. Gradient spectra d flux / d label for all 34 labels come from forward-mode
-automatic differentiation (torch.func.jvp, vectorized over the 34 label directions with vmap)
-through every one of those steps, so they are exact derivatives of the computed spectrum.
+normalization. Gradient spectra d flux / d label for all 34 labels are exact derivatives of the
+computed spectrum: forward-mode automatic differentiation (torch.func.jvp, vectorized over the
+34 label directions with vmap) through the small depth-level steps (abundances, atmosphere,
+equilibria, continuum), then the chain rule through the large opacity and transfer stage, with
+analytic partials of the line strengths, widths and binned profiles and one reverse pass of
+the transfer (:meth:`Synthesizer.forward_with_jacobian`); the instrument is forward mode again.
+:meth:`Synthesizer.forward_with_jacobian_reference` is forward mode through every step, the
+tests' reference.
 """
 
 from __future__ import annotations
