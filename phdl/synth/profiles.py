@@ -146,11 +146,17 @@ def bin_average_wing(d_near, d_far, width, f, eta) -> torch.Tensor:
     return (eta * lor + (1.0 - eta) * gau) / width
 
 
-def point_profile(x, f, eta) -> torch.Tensor:
-    """The unit-area pseudo-Voigt at offsets ``x`` [Å] from the centre [Å^-1]."""
+def _lor_gau(x, f):
+    """The unit-area Lorentzian and Gaussian of FWHM f at offsets x [Å^-1], and u = 2 x / f."""
     u = 2.0 * x / f
     lor = 2.0 / (math.pi * f) / (1.0 + u * u)
     gau = 2.0 * SQRT_LN2 / (SQRT_PI * f) * torch.exp(-((SQRT_LN2 * u) ** 2))
+    return lor, gau, u
+
+
+def point_profile(x, f, eta) -> torch.Tensor:
+    """The unit-area pseudo-Voigt at offsets ``x`` [Å] from the centre [Å^-1]."""
+    lor, gau, _ = _lor_gau(x, f)
     return eta * lor + (1.0 - eta) * gau
 
 
@@ -265,9 +271,7 @@ def bin_average_wing_partials(d_near, d_far, width, f, eta):
 def point_profile_partials(x, f, eta):
     """:func:`point_profile` and its partial derivatives with respect to f and eta: (phi
     [Å^-1], d phi / d f [Å^-2], d phi / d eta [Å^-1])."""
-    u = 2.0 * x / f
-    lor = 2.0 / (math.pi * f) / (1.0 + u * u)
-    gau = 2.0 * SQRT_LN2 / (SQRT_PI * f) * torch.exp(-((SQRT_LN2 * u) ** 2))
+    lor, gau, u = _lor_gau(x, f)
     d_lor = lor * (u * u - 1.0) / (f * (1.0 + u * u))
     d_gau = gau * (2.0 * (SQRT_LN2 * u) ** 2 - 1.0) / f
     return eta * lor + (1.0 - eta) * gau, eta * d_lor + (1.0 - eta) * d_gau, lor - gau
