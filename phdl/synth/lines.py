@@ -204,7 +204,8 @@ class LineOpacity:
         """:meth:`strengths` (S, dopp, hwhm) and the intermediate values its partials need."""
         wl = self.wl[None, :, None]
         boltz = torch.exp(-self.chi[None, :, None] / (c.K_B_EV * T) + self.log_k[None, :, None])
-        e_x = torch.exp(-c.HC_K_AA / (wl * T))  # exp(-h c / lambda k T)
+        x = c.HC_K_AA / (wl * T)  # h c / lambda k T
+        e_x = torch.exp(-x)
         S = nsp_l * boltz * (1.0 - e_x)
         v2 = 2e-10 * c.K_B * T / self.mass[None, :, None] + vmic**2
         dopp = wl / c.C_KMS * torch.sqrt(v2)
@@ -215,17 +216,16 @@ class LineOpacity:
         gam = self.g_rad[None, :, None] + sta + vdw
         stark = self.stark_h[None, :, None] * (n_e / 1e17) ** (2.0 / 3.0)
         values = (S, dopp, gam * self.lor_k[None, :, None] + stark)
-        return values, (boltz, e_x, v2, sta, vdw, t_sta, t_vdw, stark)
+        return values, (boltz, x, e_x, v2, sta, vdw, t_sta, t_vdw, stark)
 
     def _strength_partials(self, T, n_e, n_hi, vmic, nsp_l):
         """:meth:`strengths` and the partials of S, dopp and hwhm with respect to the five local
         inputs, analytic (lists of five, None where zero; broadcastable to (B, L, D))."""
-        (S, dopp, hwhm), (boltz, e_x, v2, sta, vdw, t_sta, t_vdw, stark) = self._strengths(
+        (S, dopp, hwhm), (boltz, x, e_x, v2, sta, vdw, t_sta, t_vdw, stark) = self._strengths(
             T, n_e, n_hi, vmic, nsp_l
         )
-        wl, lor_k = self.wl[None, :, None], self.lor_k[None, :, None]
-        x_over_t = c.HC_K_AA / (wl * T) / T  # d(h c / lambda k T)/dT, negated
-        s_t = S * self.chi[None, :, None] / (c.K_B_EV * T * T) - nsp_l * boltz * e_x * x_over_t
+        lor_k = self.lor_k[None, :, None]
+        s_t = S * self.chi[None, :, None] / (c.K_B_EV * T * T) - nsp_l * boltz * e_x * x / T
         s_n = boltz * (1.0 - e_x)
         d_t = dopp * (1e-10 * c.K_B / self.mass[None, :, None]) / v2
         d_v = dopp * vmic / v2
@@ -234,8 +234,7 @@ class LineOpacity:
         h_e = lor_k * self.g_sta[None, :, None] * t_sta
         h_e = h_e + torch.where(balmer, stark * (2.0 / 3.0) / n_e, torch.zeros_like(stark))
         h_h = lor_k * self.g_vdw[None, :, None] * t_vdw
-        values = (S, dopp, hwhm)
-        return values, [s_t, None, None, None, s_n], [d_t, None, None, d_v, None], [
+        return (S, dopp, hwhm), [s_t, None, None, None, s_n], [d_t, None, None, d_v, None], [
             h_t, h_e, h_h, None, None]  # fmt: skip
 
     def line_fn(self, T, n_e, n_hi, vmic, nsp_l):
