@@ -4,12 +4,15 @@ Every subcommand is a pair in :data:`COMMANDS`: a function adding its arguments 
 subparser, and a handler ``(args) -> int``. Errors from the library (ValueError,
 FileNotFoundError, PermissionError, ConnectionError) are printed as one line
 ``phdl: error: <message>`` on stderr with exit status 2, like argparse's own usage errors; an
-interrupt exits 130 and leaves resumable work in place.
+interrupt (Ctrl-C) exits 130 and leaves resumable work in place. SIGTERM, which batch schedulers
+and ``kill`` send, stops a run the same way (work saved, exit status 143), so a job stopped on a
+cluster resumes like one stopped by hand.
 """
 
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -379,18 +382,34 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised as an interrupt so that every handler saving work on Ctrl-C saves it."""
+
+
+def _raise_terminated(signum: int, frame: Any) -> None:
+    raise Terminated
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run ``phdl`` with ``argv`` (default: sys.argv[1:]); return the exit status."""
+    """Run ``phdl`` with ``argv`` (default: sys.argv[1:]); return the exit status.
+
+    0 on success, 2 on a usage or input error, 130 on Ctrl-C and 143 on SIGTERM (work saved
+    as far as the subcommand saves it; rerun the same command to resume).
+    """
     args = build_parser().parse_args(argv)
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
         return int(args.handler(args))
     except (ValueError, FileNotFoundError, PermissionError, ConnectionError) as exc:
         message = " ".join(str(exc).split()) or type(exc).__name__
         print(f"phdl: error: {message}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("phdl: interrupted; rerun the same command to resume", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        what = "terminated" if isinstance(exc, Terminated) else "interrupted"
+        print(f"phdl: {what}; rerun the same command to resume", file=sys.stderr)
+        return 143 if isinstance(exc, Terminated) else 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,8 @@
 """phdl.cli: argument errors give one line and exit 2; `phdl grid` writes a readable grid."""
 
+import os
+import signal
+
 import pytest
 from _fakes import FakeSynthesizer
 
@@ -69,6 +72,30 @@ def test_interrupt_exits_130(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(cli, "_synthesizer", lambda: FakeSynthesizer(fail_on_call=1))
     assert cli.main(["grid", "--n", "2", "--out", str(tmp_path / "g.h5"), "--quiet"]) == 130
     assert "resume" in capsys.readouterr().err
+
+
+class _TermOnSecondCall(FakeSynthesizer):
+    """Sends this process SIGTERM during its second chunk, as a batch scheduler would."""
+
+    def __call__(self, labels, with_gradients: bool = False):
+        if self.calls == 1:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return super().__call__(labels, with_gradients)
+
+
+def test_sigterm_saves_and_resumes(tmp_path, capsys, monkeypatch):
+    out = tmp_path / "g.h5"
+    args = ["grid", "--n", "4", "--out", str(out), "--chunk-size", "2", "--quiet"]
+    monkeypatch.setattr(cli, "_synthesizer", lambda: _TermOnSecondCall())
+    before = signal.getsignal(signal.SIGTERM)
+    assert cli.main(args) == 143
+    assert "terminated" in capsys.readouterr().err
+    assert signal.getsignal(signal.SIGTERM) is before  # restored after the run
+    syn = FakeSynthesizer()
+    monkeypatch.setattr(cli, "_synthesizer", lambda: syn)
+    assert cli.main(args) == 0
+    assert syn.rows == [2]  # the first chunk was kept; only the second is synthesized again
+    assert read_grid(out).flux.shape[0] == 4
 
 
 def test_argparse_errors_exit_2(capsys):
