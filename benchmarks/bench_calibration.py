@@ -12,6 +12,7 @@ median |bias| and Teff spread at each stage, each element before and after with 
 from __future__ import annotations
 
 import argparse
+import time
 import warnings
 
 import numpy as np
@@ -24,6 +25,7 @@ def main() -> None:
     p.add_argument("--sky-dir", default="runs/quick/sky")
     p.add_argument("--sizes", default="80,70,20,20,300", help="common,pairs,m67,giants,hypatia")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--presets", default="perturbed,sky-equals-model", help="skies, in order")
     args = p.parse_args()
     warnings.simplefilter("ignore")
 
@@ -39,14 +41,18 @@ def main() -> None:
                    args.seed)  # fmt: skip
     names = ["Teff", "logg", "[Fe/H]"] + [f"[{e}/Fe]" for e in paper.CATALOG_ELEMENTS]
     group_i = GROUP_I_XFE
-    for preset in ("perturbed", "sky-equals-model"):
+    for preset in args.presets.split(","):
+        start = time.perf_counter()
         fit = fit_sky(sky, sky_physics(preset), args.model, args.sky_dir,
                       start_model_path=args.start_model or None, seed=args.seed,
                       progress=False)  # fmt: skip
         result = calibrate_sky(sky, fit, seed=args.seed)
         stages = calibration_stages(fit, result.calibration)
         scores = score_stages(stages, sky.stars(), names)
-        print(f"== {preset} sky: {len(fit)} stars")
+        print(
+            f"== {preset} sky: {len(fit)} stars, observed, fitted and calibrated in "
+            f"{time.perf_counter() - start:.0f} s (fits cached in --sky-dir are reused)"
+        )
         for stage in stages:
             g = scores[(scores["stage"] == stage) & np.isin(scores["label"], group_i)]
             print(f"{stage:18s} Group I median |bias| {np.median(np.abs(g['median'])):.3f}, "
