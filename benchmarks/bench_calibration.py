@@ -5,8 +5,9 @@
 
 Uses the quick profile's sky sizes by default and the fits chapter 6 cached in ``--sky-dir``
 (observing and fitting again where they are missing). Prints, per sky, the Group I [X/Fe]
-median |bias| and Teff spread at each stage, each element before and after with the targets
-(|median| ≤ 0.03 and Teff spread ≤ 0.03 dex), and how far the calibration moves each element.
+median |bias| and Teff spread at each stage, each element's at every stage with the targets
+(|median| ≤ 0.03 and Teff spread ≤ 0.03 dex) after the last, and how far the calibration moves
+each element.
 """
 
 from __future__ import annotations
@@ -57,13 +58,13 @@ def main() -> None:
             g = scores[(scores["stage"] == stage) & np.isin(scores["label"], group_i)]
             print(f"{stage:18s} Group I median |bias| {np.median(np.abs(g['median'])):.3f}, "
                   f"median Teff spread {np.median(g['teff_spread']):.3f} dex")  # fmt: skip
-        before = verdicts(scores[scores["stage"] == "before"], group_i)
+        print("  label: median bias (Teff spread) at each stage, dex; 'met' after zero points")
         after = verdicts(scores[scores["stage"] == "after zero points"], group_i)
-        for b, a in zip(before, after, strict=True):
-            print(
-                f"  {a['label']:8s} {b['median']:+.3f} ({b['teff_spread']:.3f}) -> "
-                f"{a['median']:+.3f} ({a['teff_spread']:.3f}) {'met' if a['met'] else ''}"
-            )
+        for a in after:
+            rows = [scores[(scores["stage"] == s) & (scores["label"] == a["label"])][0]
+                    for s in stages]  # fmt: skip
+            cells = "  ".join(f"{r['median']:+.3f} ({r['teff_spread']:.3f})" for r in rows)
+            print(f"  {a['label']:8s} {cells} {'met' if a['met'] else ''}")
         moved = shifts(stages["before"], stages["after zero points"], names)[3:]
         print(
             f"  [X/Fe] moved by <= 0.02 dex: {int(np.sum(np.abs(moved['median_shift']) <= 0.02))}"
