@@ -311,14 +311,14 @@ def core_opacity_narrow_grads(h, S, f, eta, x, valid, rt, dlnt: float, mu: float
     (checked against autograd in the tests): with respect to S (B, L, C, D), f and eta (B, L,
     C) and rt (B, L, C, D), each core bin apart.
 
-    With p the escape weights, G = <phi>_p and V = <phi^2>_p - G^2: dG/dT = -V / mu and
+    With p the escape weights, G = <phi>_p and V = <(phi - G)^2>_p: dG/dT = -V / mu and
     dG/dphi_n = p_n (1 - T (phi_n - G) / mu); T's adjoint is :func:`depth_integral_adjoint`.
     """
     phi, dphi_f, dphi_e = point_profile_partials(x[None], f[:, :, None, None],
                                                  eta[:, :, None, None])  # fmt: skip
     T = depth_integral(S * rt[:, None, :], dlnt)  # (B, L, D)
     p, G = _escape_mean(phi, T, mu)
-    V = (p * (phi * phi)[:, :, :, None, :]).sum(-1) - G * G
+    V = (p * (phi[:, :, :, None, :] - G[..., None]) ** 2).sum(-1)  # no <phi^2> - G^2 cancellation
     a = torch.where(valid[None, :, :, None], h, torch.zeros_like(h)) * S[:, :, None, :]
     g_r = depth_integral_adjoint(a * V * (-1.0 / mu), dlnt)  # d/d(S rt) (B, L, C, D)
     g_s = torch.where(valid[None, :, :, None], h * G, torch.zeros_like(G))
